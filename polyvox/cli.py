@@ -1,0 +1,58 @@
+"""``polyvox`` command line.
+
+Each subcommand lives in its own module, which defines ``add_arguments(parser)`` and
+``run(args) -> int``. The table below is plain data; a module is imported only when its
+subcommand runs, so ``polyvox --help`` stays fast and does not import torch.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+# name -> (module, one-line help)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "synth": ("polyvox.data.synth", "build the built-in multilingual espeak-ng corpus"),
+    "prepare": ("polyvox.data.corpora", "turn a real corpus (Common Voice, HF datasets, folder+CSV) into manifests"),
+    "manifest": ("polyvox.data.manifest_cli", "validate a manifest and its audio, or print its statistics"),
+    "train": ("polyvox.train.cli", "train a recipe from a YAML config with key=value overrides"),
+    "eval": ("polyvox.speech.asr_cli", "evaluate a trained ASR run on a manifest"),
+    "transcribe": ("polyvox.speech.asr_cli", "transcribe audio files with a trained ASR run"),
+    "export": ("polyvox.speech.asr_cli", "export an ASR run as a Hugging Face model directory"),
+}
+
+
+def _parser(name: str | None = None) -> tuple[argparse.ArgumentParser, dict]:
+    parser = argparse.ArgumentParser(
+        prog="polyvox",
+        description="polyvox: cross-lingual speech-and-text research toolkit. "
+        "Run 'polyvox COMMAND --help' for a command's options.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    modules = {}
+    for cmd, (module_name, help_text) in COMMANDS.items():
+        p = sub.add_parser(cmd, help=help_text, description=help_text)
+        if cmd == name:
+            module = importlib.import_module(module_name)
+            adder = getattr(module, f"add_{cmd}_arguments", None) or module.add_arguments
+            adder(p)
+            modules[cmd] = module
+    return parser, modules
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    name = next((a for a in argv if not a.startswith("-")), None)
+    parser, modules = _parser(name if name in COMMANDS else None)
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 0
+    module = modules[args.command]
+    runner = getattr(module, f"run_{args.command}", None) or module.run
+    return int(runner(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
