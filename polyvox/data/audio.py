@@ -50,7 +50,8 @@ def _check_file(path: Path) -> None:
 
 
 def _explain_decode_error(path: Path, err: Exception) -> AudioError:
-    head = path.read_bytes()[:512]
+    with open(path, "rb") as f:  # only the head: files can be large
+        head = f.read(512)
     if head and all(32 <= b < 127 or b in b"\t\r\n" for b in head):
         return AudioError(path, "not an audio file: it contains text")
     if head[:4] == b"RIFF" and len(head) < 44:
@@ -100,19 +101,36 @@ def load_audio(
         data, sr = sf.read(str(path), dtype="float32", always_2d=True)
     except Exception as e:
         raise _explain_decode_error(path, e) from None
+    return _to_mono_checked(
+        data, sr, path, sample_rate,
+        expected_duration=expected_duration, duration_tolerance=duration_tolerance, allow_silence=allow_silence,
+    )
+
+
+def _to_mono_checked(
+    data: np.ndarray,
+    sr: int,
+    name: str | os.PathLike,
+    sample_rate: int,
+    *,
+    expected_duration: float | None,
+    duration_tolerance: float,
+    allow_silence: bool,
+) -> tuple[np.ndarray, float]:
+    """(time, channels) float32 at ``sr`` -> checked mono (time,) at ``sample_rate``, and its duration."""
     if data.shape[0] == 0:
-        raise AudioError(path, "no audio samples in file")
+        raise AudioError(name, "no audio samples in file")
     if not np.isfinite(data).all():
         bad = int((~np.isfinite(data)).sum())
-        raise AudioError(path, f"{bad} NaN/inf sample(s)")
+        raise AudioError(name, f"{bad} NaN/inf sample(s)")
     wav = data.mean(axis=1) if data.shape[1] > 1 else data[:, 0]
     wav = resample(np.ascontiguousarray(wav, dtype=np.float32), sr, sample_rate)
     duration = len(wav) / sample_rate
     if not allow_silence and float(np.abs(wav).max(initial=0.0)) < SILENCE_PEAK:
-        raise AudioError(path, "silence only (peak below -80 dBFS)")
+        raise AudioError(name, "silence only (peak below -80 dBFS)")
     if expected_duration is not None and abs(duration - expected_duration) > duration_tolerance:
         raise AudioError(
-            path,
+            name,
             f"duration {duration:.3f} s disagrees with the manifest's {expected_duration:.3f} s "
             f"(tolerance {duration_tolerance} s)",
         )
@@ -129,8 +147,17 @@ def save_audio(path: str | os.PathLike, wav: np.ndarray, sample_rate: int = DEFA
     return path
 
 
-def load_audio_bytes(data: bytes, sample_rate: int = DEFAULT_SAMPLE_RATE, name: str = "<bytes>") -> tuple[np.ndarray, float]:
-    """Decode encoded audio held in memory (e.g. a Hugging Face dataset row). Same contract as load_audio."""
+def load_audio_bytes(
+    data: bytes,
+    sample_rate: int = DEFAULT_SAMPLE_RATE,
+    name: str = "<bytes>",
+    *,
+    expected_duration: float | None = None,
+    duration_tolerance: float = 0.1,
+    allow_silence: bool = False,
+) -> tuple[np.ndarray, float]:
+    """Decode encoded audio held in memory (e.g. a Hugging Face dataset row). Same contract as load_audio;
+    ``name`` stands in for the file name in errors."""
     import io
 
     if not data:
@@ -138,9 +165,11 @@ def load_audio_bytes(data: bytes, sample_rate: int = DEFAULT_SAMPLE_RATE, name: 
     try:
         arr, sr = sf.read(io.BytesIO(data), dtype="float32", always_2d=True)
     except Exception as e:
+        head = bytes(data[:512])
+        if all(32 <= b < 127 or b in b"\t\r\n" for b in head):
+            raise AudioError(name, "not audio: the bytes are text") from None
         raise AudioError(name, f"cannot decode audio bytes ({e})") from None
-    if not np.isfinite(arr).all():
-        raise AudioError(name, "NaN/inf samples")
-    wav = arr.mean(axis=1) if arr.shape[1] > 1 else arr[:, 0]
-    wav = resample(np.ascontiguousarray(wav, dtype=np.float32), sr, sample_rate)
-    return wav, len(wav) / sample_rate
+    return _to_mono_checked(
+        arr, sr, name, sample_rate,
+        expected_duration=expected_duration, duration_tolerance=duration_tolerance, allow_silence=allow_silence,
+    )

@@ -19,12 +19,13 @@ Row fields::
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 import os
 import random
 from collections import defaultdict
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Callable, Iterable, Mapping, Sequence
@@ -60,9 +61,17 @@ class Utterance:
         """The IPA segments as a list; word boundaries appear as ``"|"`` unless dropped."""
         return [p for p in self.phonemes.split() if keep_word_boundary or p != WORD_BOUNDARY]
 
+    def __reduce__(self):
+        # mappingproxy cannot be pickled or deep-copied; rebuild from plain values instead
+        # (DataLoader workers, multiprocessing, copy.deepcopy).
+        return (type(self), tuple(dict(v) if f.name == "custom" else v for f, v in self._items()))
+
+    def _items(self):
+        return [(f, getattr(self, f.name)) for f in fields(self)]
+
     def to_row(self, relative_to: Path | None = None) -> dict:
-        row = asdict(self)
-        row["custom"] = dict(self.custom)
+        # not dataclasses.asdict: it deep-copies ``custom`` and mappingproxy cannot be copied
+        row = {f.name: (copy.deepcopy(dict(v)) if f.name == "custom" else v) for f, v in self._items()}
         if relative_to is not None and os.path.isabs(self.audio):
             row["audio"] = os.path.relpath(self.audio, relative_to)
         return row
@@ -221,15 +230,16 @@ def split_manifest(
 def _allocate(n: int, shares: list[float]) -> list[int]:
     """Integer counts summing to n, close to shares, each non-zero share getting >= 1 if n allows."""
     counts = [int(n * s) for s in shares]
-    for i, s in enumerate(shares):
-        if s > 0 and counts[i] == 0 and sum(counts) < n:
-            counts[i] = 1
-    while sum(counts) > n:  # the "at least one" rule may overshoot; take back from the largest
-        counts[counts.index(max(counts))] -= 1
+    live = [i for i, s in enumerate(shares) if s > 0] or list(range(len(shares)))
     i = 0
-    while sum(counts) < n:  # remainder goes to the parts in order (train first)
-        counts[i % len(counts)] += 1
+    while sum(counts) < n:  # remainder goes to the non-empty parts in order (train first)
+        counts[live[i % len(live)]] += 1
         i += 1
+    for i, s in enumerate(shares):  # "at least one": take from the largest part that can spare one
+        largest = counts.index(max(counts))
+        if s > 0 and counts[i] == 0 and counts[largest] > 1:
+            counts[largest] -= 1
+            counts[i] = 1
     return counts
 
 

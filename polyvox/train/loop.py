@@ -1,0 +1,383 @@
+"""The one training loop polyvox uses, for speech and text alike.
+
+    result = fit(model, train_loader, loss_step, config.train, "work/runs/x", evaluate=evaluate)
+
+``loss_step(model, batch) -> (loss, logs)`` is the only task-specific piece: CTC for ASR,
+cross-entropy for a text classifier. ``evaluate(model) -> {"dev/per": 0.21, ...}`` is optional.
+
+Built on ``accelerate.Accelerator`` for devices, mixed precision and multi-GPU (``accelerate
+launch`` / ``torchrun``). The DataLoader is deliberately *not* prepared: polyvox batch samplers
+shard by rank themselves, and an unprepared loader keeps the batch order under our control,
+which is what makes resume exact. A run killed at any point and resumed ends with the same
+weights, bit for bit (on CPU), as one that was never interrupted.
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+import time
+import warnings
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+import torch
+
+from polyvox.train import checkpoint as ckpt
+from polyvox.train.config import TrainConfig, config_to_dict
+from polyvox.train.logging import METRICS_FILE, RunLogger
+
+LossStep = Callable[[torch.nn.Module, Any], "tuple[torch.Tensor, Mapping[str, float]]"]
+
+
+@dataclass
+class FitResult:
+    step: int  # optimizer steps done
+    epoch: int  # epoch the data stream is in
+    best_metric: float | None  # best value of config.best_metric seen
+    best_step: int | None
+    stopped_early: bool
+    history: list[dict] = field(default_factory=list)  # one {"step": N, **evaluate()} per evaluation
+    run_dir: Path | None = None
+    last_checkpoint: Path | None = None
+    best_checkpoint: Path | None = None
+    metrics_path: Path | None = None
+
+
+def seed_everything(seed: int) -> None:
+    """Seed python, numpy, torch and CUDA RNGs (call before building the model)."""
+    from accelerate.utils import set_seed
+
+    set_seed(seed)
+
+
+def resolve_mixed_precision(config: TrainConfig) -> str:
+    """"auto" -> bf16 on CUDA when the GPU supports it, else full fp32."""
+    if config.mixed_precision != "auto":
+        return config.mixed_precision
+    cuda = torch.cuda.is_available() and not config.cpu
+    return "bf16" if cuda and torch.cuda.is_bf16_supported() else "no"
+
+
+def make_optimizer(model: torch.nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
+    """AdamW; weight decay on matrices (dim >= 2) only, not on biases and norm gains."""
+    params = [p for p in model.parameters() if p.requires_grad]
+    groups = [
+        {"params": [p for p in params if p.dim() >= 2], "weight_decay": config.weight_decay},
+        {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0},
+    ]
+    return torch.optim.AdamW([g for g in groups if g["params"]], lr=config.lr, betas=tuple(config.betas))
+
+
+def lr_factor(step: int, *, warmup: int, total: int, schedule: str) -> float:
+    """LR multiplier at ``step``: linear warmup to 1, then linear/cosine decay to 0 or constant."""
+    if step < warmup:
+        return (step + 1) / (warmup + 1)
+    if schedule == "constant":
+        return 1.0
+    progress = min(1.0, (step - warmup) / max(1, total - warmup))
+    return 1.0 - progress if schedule == "linear" else 0.5 * (1.0 + math.cos(math.pi * progress))
+
+
+def make_scheduler(optimizer, config: TrainConfig, total_steps: int):
+    from functools import partial
+
+    fn = partial(lr_factor, warmup=config.warmup_steps, total=total_steps, schedule=config.schedule)
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, fn)
+
+
+def total_steps(config: TrainConfig, train_loader) -> int:
+    """Optimizer steps to run: max_steps, or max_epochs worth of batches if that comes first."""
+    steps = [config.max_steps] if config.max_steps else []
+    if config.max_epochs:
+        try:
+            steps.append(math.ceil(config.max_epochs * len(train_loader) / config.grad_accum))
+        except TypeError:
+            if not config.max_steps:
+                raise ValueError("train.max_epochs needs a train loader with a length; set train.max_steps") from None
+    return min(steps)
+
+
+def is_empty_batch(batch: Any) -> bool:
+    """A collate returns None (or zero rows) when every clip of a batch was skipped as corrupt."""
+    if batch is None:
+        return True
+    if isinstance(batch, Mapping):
+        if "wavs" in batch:
+            return len(batch["wavs"]) == 0
+        return any(isinstance(v, torch.Tensor) and v.dim() > 0 and v.shape[0] == 0 for v in batch.values())
+    if isinstance(batch, torch.Tensor):
+        return batch.dim() > 0 and batch.shape[0] == 0
+    if isinstance(batch, (list, tuple)):
+        return len(batch) == 0
+    return False
+
+
+def _batch_rows(batch: Any) -> int | None:
+    if isinstance(batch, Mapping):
+        batch = next((v for v in batch.values() if isinstance(v, torch.Tensor) and v.dim() > 0), None)
+    elif isinstance(batch, (list, tuple)) and batch and isinstance(batch[0], torch.Tensor):
+        batch = batch[0]
+    return int(batch.shape[0]) if isinstance(batch, torch.Tensor) and batch.dim() > 0 else None
+
+
+class _Window:
+    """Running sums between two log rows; the loss stays a tensor so no step waits on the GPU."""
+
+    def __init__(self):
+        self.loss, self.n, self.rows, self.logs, self.grad_norm = 0.0, 0, 0, {}, None
+        self.t0 = time.perf_counter()
+
+    def add(self, loss: torch.Tensor, logs: Mapping[str, float], rows: int | None):
+        self.loss = self.loss + loss.detach().float()
+        self.n += 1
+        self.rows += rows or 0
+        for k, v in logs.items():
+            self.logs[k] = self.logs.get(k, 0.0) + float(v)
+
+    def row(self, accelerator, lr: float, epoch: int) -> dict:
+        mean = torch.as_tensor(self.loss / max(self.n, 1), device=accelerator.device)
+        row = {"train/loss": accelerator.reduce(mean, "mean").item(), "train/lr": lr, "train/epoch": epoch}
+        row.update({f"train/{k}": v / self.n for k, v in self.logs.items()})
+        if self.grad_norm is not None:
+            row["train/grad_norm"] = float(self.grad_norm)
+        if self.rows:
+            row["train/items_per_s"] = self.rows * accelerator.num_processes / (time.perf_counter() - self.t0)
+        return row
+
+
+class BatchStream:
+    """Endless iterator over ``loader``, epoch after epoch, that can save and restore its position.
+
+    Position = (epoch, batches taken this epoch, the batch sampler's own ``state_dict()`` if it
+    has one, the loader's generator at the start of the epoch). Creating a DataLoader iterator
+    draws a worker seed from the loader's generator, or from the *global* torch RNG when it has
+    none; we create iterators under ``fork_rng`` so that never shifts the model's dropout RNG.
+    """
+
+    def __init__(self, loader):
+        self.loader = loader
+        self.sampler = loader.batch_sampler if loader.batch_sampler is not None else loader.sampler
+        self.epoch, self.taken, self.it, self.gen_state = 0, 0, None, None
+        stateful = hasattr(self.sampler, "state_dict") and hasattr(self.sampler, "load_state_dict")
+        inner = getattr(self.sampler, "sampler", None)
+        if not stateful and isinstance(inner, torch.utils.data.RandomSampler) and inner.generator is None \
+                and loader.generator is None:
+            warnings.warn("train loader shuffles with the global RNG: give the DataLoader a seeded "
+                          "torch.Generator (generator=...) for an exactly reproducible resume")
+        self.stateful = stateful
+
+    def _set_epoch(self):
+        for obj in (self.sampler, getattr(self.sampler, "sampler", None)):
+            if hasattr(obj, "set_epoch"):
+                obj.set_epoch(self.epoch)
+
+    def _new_iterator(self):
+        with torch.random.fork_rng(devices=[]):
+            self.it = iter(self.loader)
+
+    def _start_epoch(self):
+        self._set_epoch()
+        gen = self.loader.generator
+        self.gen_state = gen.get_state() if gen is not None else None
+        self.taken = 0
+        self._new_iterator()
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        if self.it is None:
+            self._start_epoch()
+        try:
+            batch = next(self.it)
+        except StopIteration:
+            self.epoch += 1
+            self._start_epoch()
+            try:
+                batch = next(self.it)
+            except StopIteration:
+                raise RuntimeError("the train loader yielded no batches in a whole epoch") from None
+        self.taken += 1
+        return batch
+
+    def state_dict(self) -> dict:
+        return {"epoch": self.epoch, "taken": self.taken, "sampler": self._sampler_state(), "generator": self.gen_state}
+
+    def _sampler_state(self):
+        if not self.stateful or self.it is None:
+            return None
+        # A DataLoader with workers draws from the sampler ahead of the loop: samplers that can
+        # (polyvox.data.sampler.DurationBucketSampler) are told how many batches were really used.
+        if "batches_done" in inspect.signature(self.sampler.state_dict).parameters:
+            state = self.sampler.state_dict(batches_done=self.taken)
+            if isinstance(state, dict) and "epoch" in state:
+                state["epoch"] = self.epoch  # prefetch may already have moved it to the next epoch
+            return state
+        return self.sampler.state_dict()
+
+    def load_state_dict(self, state: dict) -> None:
+        """Continue at the saved position. Call *before* restoring the RNG state: replaying
+        batches (samplers without state) may run dataset code that draws random numbers."""
+        self.epoch, self.taken = state["epoch"], state["taken"]
+        gen = self.loader.generator
+        if gen is not None and state.get("generator") is not None:
+            gen.set_state(state["generator"])
+        self.gen_state = state.get("generator")
+        self._set_epoch()
+        if self.stateful and state.get("sampler") is not None:
+            self.sampler.load_state_dict(state["sampler"])  # the sampler continues mid-epoch itself
+            self._new_iterator()
+        else:  # no sampler state: replay the epoch from its start and skip what was consumed
+            self._new_iterator()
+            for _ in range(self.taken):
+                next(self.it)
+
+
+def fit(
+    model: torch.nn.Module,
+    train_loader,
+    loss_step: LossStep,
+    config: TrainConfig,
+    run_dir: str | Path,
+    *,
+    evaluate: Callable[[torch.nn.Module], Mapping[str, float]] | None = None,
+    optimizer: torch.optim.Optimizer | None = None,
+    resume: bool = True,
+) -> FitResult:
+    """Train ``model`` for ``config.max_steps`` optimizer steps (or ``max_epochs``).
+
+    Args:
+        model: any ``nn.Module``; moved to the accelerator's device here.
+        train_loader: a DataLoader whose batch sampler already shards by rank (not prepared).
+            A batch sampler with ``state_dict()/load_state_dict()/set_epoch()`` resumes mid-epoch.
+        loss_step: ``(model, batch) -> (scalar loss, {"name": float})``; batch is on the device.
+        config: the ``TrainConfig``.
+        run_dir: checkpoints/, metrics.jsonl, tb/, loss_curve.png go here.
+        evaluate: ``(model) -> {"dev/per": ...}``, run under ``torch.no_grad()`` in eval mode
+            every ``eval_every`` steps and at the end, on every process (the main one's
+            result is used everywhere).
+        optimizer: defaults to AdamW(lr, betas, weight_decay) on the model's parameters.
+        resume: continue from the newest complete checkpoint in ``run_dir`` if there is one.
+    """
+    from accelerate import Accelerator
+    from accelerate.utils import broadcast_object_list, send_to_device
+
+    run_dir = Path(run_dir)
+    accelerator = Accelerator(cpu=config.cpu, mixed_precision=resolve_mixed_precision(config),
+                              step_scheduler_with_optimizer=False)  # we step it ourselves, once per update
+    seed_everything(config.seed)
+    n_steps = total_steps(config, train_loader)
+    optimizer = optimizer or make_optimizer(model, config)
+    scheduler = make_scheduler(optimizer, config, n_steps)
+    model, optimizer, scheduler = accelerator.prepare(model, optimizer, scheduler)
+    stream = BatchStream(train_loader)
+
+    # Everything needed to continue exactly where a checkpoint left off.
+    state = {"step": 0, "best": None, "best_step": None, "bad_evals": 0, "stopped_early": False,
+             "history": [], "metrics": {}}
+    resumed = ckpt.load_latest(accelerator, run_dir, model, optimizer, scheduler) if resume else None
+    if resumed:
+        path, saved, rank_state = resumed
+        state.update({k: saved[k] for k in state if k in saved})
+        stream.load_state_dict(rank_state["data"])
+        ckpt.set_rng_state(rank_state["rng"])  # last: replaying data above may draw random numbers
+        if accelerator.is_main_process:
+            print(f"resuming from {path} (step {state['step']})", flush=True)
+    logger = RunLogger(run_dir, total_steps=n_steps, start_step=state["step"], enabled=accelerator.is_main_process)
+    better = (lambda a, b: a < b) if config.best_mode == "min" else (lambda a, b: a > b)
+
+    def next_batch():
+        while is_empty_batch(batch := next(stream)):  # all clips skipped: draw another
+            pass
+        return send_to_device(batch, accelerator.device)
+
+    def run_eval() -> dict:
+        model.eval()
+        with torch.no_grad():
+            metrics = dict(evaluate(accelerator.unwrap_model(model)))
+        model.train()
+        if accelerator.num_processes > 1:  # every process must take the same early-stop/save decisions
+            metrics = broadcast_object_list([metrics])[0]
+        if config.best_metric and config.best_metric not in metrics:
+            raise KeyError(f"train.best_metric {config.best_metric!r} not in evaluate() output: {sorted(metrics)}")
+        return metrics
+
+    def save(step: int) -> Path:
+        trainer_state = {**state, "epoch": stream.epoch, "best_metric_name": config.best_metric,
+                         "best_mode": config.best_mode, "total_steps": n_steps, "train": config_to_dict(config),
+                         "sampler_state": stream.state_dict()["sampler"]}
+        path = ckpt.save_checkpoint(accelerator, run_dir, step, model, optimizer, scheduler,
+                                    trainer_state, {"data": stream.state_dict()})
+        if accelerator.is_main_process:
+            ckpt.prune_checkpoints(run_dir, config.keep_last, config.keep_best, config.best_metric, config.best_mode)
+        accelerator.wait_for_everyone()
+        return path
+
+    model.train()
+    try:
+        window = _Window()
+        while state["step"] < n_steps and not state["stopped_early"]:
+            # One optimizer step = grad_accum micro-batches; DDP all-reduces on the last one only.
+            for micro in range(config.grad_accum):
+                batch = next_batch()
+                last = micro == config.grad_accum - 1
+                with nullcontext() if last else accelerator.no_sync(model):
+                    with accelerator.autocast():
+                        loss, logs = loss_step(model, batch)
+                    accelerator.backward(loss / config.grad_accum)
+                window.add(loss, logs, _batch_rows(batch))
+            if config.grad_clip > 0:
+                window.grad_norm = accelerator.clip_grad_norm_(model.parameters(), config.grad_clip)
+            optimizer.step()
+            if not optimizer.step_was_skipped:  # fp16 overflow: no update, so no LR step either
+                scheduler.step()
+            optimizer.zero_grad(set_to_none=True)
+            state["step"] = step = state["step"] + 1
+            state["metrics"] = {}
+
+            # Log the mean over the micro-batches since the last row (loss averaged over processes).
+            if step % config.log_every == 0 or step == n_steps:
+                row = window.row(accelerator, scheduler.get_last_lr()[0], stream.epoch)
+                logger.log(step, row)
+                logger.progress(0, row["train/loss"], row.get("train/items_per_s"), row["train/lr"])
+                window = _Window()
+            logger.progress(1)
+
+            # Evaluation, best metric, early stopping.
+            improved = False
+            if evaluate is not None and ((config.eval_every and step % config.eval_every == 0) or step == n_steps):
+                metrics = run_eval()
+                state["metrics"] = metrics
+                state["history"].append({"step": step, **metrics})
+                logger.log(step, metrics)
+                logger.write(f"step {step}: " + ", ".join(f"{k}={v:.4g}" for k, v in metrics.items()))
+                if config.best_metric:
+                    value = float(metrics[config.best_metric])
+                    if state["best"] is None or better(value, state["best"]):
+                        state.update(best=value, best_step=step, bad_evals=0)
+                        improved = True
+                    else:
+                        state["bad_evals"] += 1
+                        if config.early_stop_patience and state["bad_evals"] >= config.early_stop_patience:
+                            state["stopped_early"] = True
+                            logger.write(f"early stop: {config.best_metric} did not improve in {state['bad_evals']} "
+                                         f"evaluations (best {state['best']:.4g} at step {state['best_step']})")
+
+            # Checkpoint after eval, so it holds the RNG state the next step starts from.
+            final = step >= n_steps or state["stopped_early"]
+            if final or improved or (config.save_every and step % config.save_every == 0):
+                save(step)
+    finally:
+        logger.close(plot=accelerator.is_main_process)
+
+    best = ckpt.checkpoint_dir(run_dir, state["best_step"]) if state["best_step"] is not None else None
+    return FitResult(
+        step=state["step"], epoch=stream.epoch, best_metric=state["best"], best_step=state["best_step"],
+        stopped_early=state["stopped_early"], history=list(state["history"]), run_dir=run_dir,
+        last_checkpoint=ckpt.latest_checkpoint(run_dir),
+        best_checkpoint=best if best is not None and best.is_dir() else None,
+        metrics_path=run_dir / METRICS_FILE,
+    )

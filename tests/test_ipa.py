@@ -1,0 +1,67 @@
+"""Each espeak-ng -> IPA cleaning rule of polyvox.data.ipa, on strings espeak-ng 1.51 really printed
+(`espeak-ng -q -v VOICE --ipa --sep=_ TEXT`). The rules are documented in docs/corpus.md."""
+
+import pytest
+
+from polyvox.data.ipa import clean_ipa, invalid_segments, is_ipa_segment, language_switches
+
+
+@pytest.mark.parametrize(
+    "lang, raw, expected",
+    [
+        # stress marks removed, "_" separators become spaces, words joined by " | "
+        ("en", "ˈɪ_m_ɪ_dʒ_ɪ_z s_ˈuː_p_ə", "ɪ m ɪ dʒ ɪ z | s uː p ə"),
+        # empty tokens from a leading "_" or "__" are dropped
+        ("nl", "_ˈeː_t_ə_n", "eː t ə n"),
+        ("mk", "b__r_ˈa", "b r a"),
+        # language-switch flags removed (the corpus regenerates such utterances)
+        ("nl", "_ˈeː_t_ə_n (en)_w_ˈɛ_b_s_aɪ_t_(nl)", "eː t ə n | w ɛ b s aɪ t"),
+        # Hindi ड़ "r." -> retroflex flap; ढ़ stays "r." + "h" as espeak says it
+        ("hi", "b_ˈʌ_r._aː p_ˈʌ_r._h_ə_n_ˌaː", "b ʌ ɽ aː | p ʌ ɽ h ə n aː"),
+        # Persian ق/غ "q_1" -> ɢ
+        ("fa", "q_1_ˈa_h_v_eː ˈo_t_ɑː_q_1", "ɢ a h v eː | o t ɑː ɢ"),
+        # Danish: glottal onset glued to vowels split off
+        ("da", "f_ˈʔi_ɡ_u_ˌʔʌ ʋ_ˈʔe_n_ə_", "f ʔ i ɡ u ʔ ʌ | ʋ ʔ e n ə"),
+        # Icelandic voiceless sonorant "l#" -> l̥
+        ("is", "t_ˈeɪ_ŋ_x_s_l#", "t eɪ ŋ x s l\u0325"),
+        # Swedish sj-sound
+        ("sv", "sx_ˈøː_n", "ɧ øː n"),
+        # Macedonian ќ
+        ("mk", "b__r_ˈa_k^_æ", "b r a c æ"),
+        # Russian centralised u
+        ("ru", 'ɭʲ_u"_b_ˈo_m', "ɭʲ u b o m".replace("u", "ʉ")),
+        # trailing "-" variant marker removed
+        ("fr", "m_ˈa- s_ə-", "m a | s ə"),
+        # segment written twice -> long; doubled modifier collapsed; length kept attached
+        ("ja", "s_ˈää ˌä_ɽ_i_ɡ_ä_t_ˈo̞_ɯᵝ", "s äː | ä ɽ i ɡ ä t o̞ ɯᵝ"),
+        ("it", "_r_ˈo_ss_a", "r o sː a"),
+        ("lt", "k_ˈa_tʲ_ee", "k a tʲ eː"),
+        ("ro", "l_ˈu_mʲʲ", "l u mʲ"),
+        # bare palatal glide -> j
+        ("ta", "ʲ_ˈe_d_ʌ_r__k_ʉ", "j e d ʌ r k ʉ"),
+        # tie bars dropped
+        ("be", "t__r_ˈɨ_t̻͡s_t̻͡s_a_t̻͡s", "t r ɨ t̻s t̻s a t̻s"),
+        # several lines (clauses) are one utterance
+        ("en", "ˈɪ_m_ɪ_dʒ\ns_ˈuː_p_ə\n", "ɪ m ɪ dʒ | s uː p ə"),
+    ],
+)
+def test_clean_ipa_rules(lang, raw, expected):
+    assert clean_ipa(raw) == expected
+    assert all(is_ipa_segment(s) for s in expected.split() if s != "|")
+
+
+def test_unknown_phoneme_is_dropped_and_reported():
+    raw = "v_ˈy_ɾ_ts_b_??_k"  # German "Würzburg": espeak has no IPA for this phoneme
+    assert invalid_segments(raw) == ["??"]
+    assert clean_ipa(raw) == "v y ɾ ts b k"
+
+
+def test_language_switches_reported():
+    assert language_switches("_ˈeː_t_ə_n (en)_w_ˈɛ_b_s_aɪ_t_(nl)") == ["en", "nl"]
+    assert language_switches("ˈɪ_m_ɪ_dʒ_ɪ_z") == []
+    assert invalid_segments("_ˈeː_t_ə_n (en)_w_ˈɛ_b_s_aɪ_t_(nl)") == []
+
+
+@pytest.mark.parametrize("seg, ok", [("tʃʰ", True), ("ɐ̃ʊ̃", True), ("r.", False), ("??", False), ("a1", False), ("ε", False)])
+def test_is_ipa_segment(seg, ok):
+    assert is_ipa_segment(seg) is ok
