@@ -17,6 +17,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "prepare": ("polyvox.data.corpora", "turn a real corpus (Common Voice, HF datasets, folder+CSV) into manifests"),
     "manifest": ("polyvox.data.manifest_cli", "validate a manifest and its audio, or print its statistics"),
     "train": ("polyvox.train.cli", "train a recipe from a YAML config with key=value overrides"),
+    "average": ("polyvox.train.cli", "average the weights of a run's last or best K checkpoints"),
     "eval": ("polyvox.speech.asr_cli", "evaluate a trained ASR run on a manifest"),
     "transcribe": ("polyvox.speech.asr_cli", "transcribe audio files with a trained ASR run"),
     "export": ("polyvox.speech.asr_cli", "export an ASR run as a Hugging Face model directory"),

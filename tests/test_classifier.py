@@ -146,7 +146,9 @@ def test_config_errors_name_the_key():
     with pytest.raises(ValueError, match="model.encoder"):
         build_classifier({"encoder": "nope"})
     with pytest.raises(ValueError, match="name_or_path"):
-        build_classifier({"encoder": "hf"})
+        build_classifier({"encoder": "hf", "num_classes": 2})
+    with pytest.raises(ValueError, match="num_classes"):
+        build_classifier({"encoder": "fbank"})
 
 
 # ----------------------------------------------------------------------------- labels and imbalance

@@ -8,7 +8,7 @@ import torch
 from polyvox.data.audio import AudioError, save_audio
 from polyvox.data.collate import collate_audio
 from polyvox.data.dataset import AudioDataset, read_skip_report
-from polyvox.data.manifest import Utterance
+from polyvox.data.manifest import Utterance, write_manifest
 from polyvox.data.sampler import DurationBucketSampler
 
 
@@ -76,8 +76,7 @@ def test_duration_tolerance_and_transform(rows):
 
 def test_dataloader_with_sampler_and_collate_skips_bad_rows(rows, tmp_path):
     report = tmp_path / "skipped.jsonl"
-    path = tmp_path / "m.jsonl"
-    path.write_text("".join(json.dumps({**r.__dict__, "custom": {}}) + "\n" for r in rows))
+    path = write_manifest(tmp_path / "m.jsonl", rows)
     ds = AudioDataset.from_manifest(path, report_path=report)
     sampler = DurationBucketSampler(ds.durations, 10.0, seed=0)
     loader = torch.utils.data.DataLoader(ds, batch_sampler=sampler, collate_fn=collate_audio)
@@ -91,7 +90,8 @@ def test_items_cross_dataloader_worker_processes(rows, tmp_path):
     # Worker processes pickle every item (Utterance included) back to the main process.
     report = tmp_path / "skipped.jsonl"
     ds = AudioDataset(rows, report_path=report)
-    loader = torch.utils.data.DataLoader(ds, batch_size=2, num_workers=2, collate_fn=collate_audio)
+    # timeout: an item that cannot be pickled makes the loader hang instead of raising
+    loader = torch.utils.data.DataLoader(ds, batch_size=2, num_workers=2, collate_fn=collate_audio, timeout=20)
     batches = list(loader)
     assert sorted(i for b in batches for i in b["ids"]) == ["a", "b"]
     assert [u.id for b in batches for u in b["utts"]] == [i for b in batches for i in b["ids"]]

@@ -106,3 +106,30 @@ def test_finetune_baseline_trains_a_copy():
     assert torch.equal(model.weight, w0)
     with torch.no_grad():
         assert mse(tuned, task.query) < mse(model, task.query)
+
+
+@pytest.mark.parametrize("first_order", [False, True])
+def test_maml_on_utterance_classifier_head(first_order):
+    """Languages as tasks on the real classifier: only the head adapts (ANIL), the encoder still
+    receives a meta-gradient through the query loss."""
+    import torch.nn.functional as F
+
+    from polyvox.speech.classifier import build_classifier
+
+    torch.manual_seed(0)
+    model = build_classifier({"num_classes": 2, "encoder": "fbank", "n_mels": 16, "encoder_dim": 8,
+                              "encoder_layers": 1, "pooling": "stats", "head_hidden": 8, "dropout": 0.0})
+
+    def batch(seed):
+        g = torch.Generator().manual_seed(seed)
+        return {"wavs": 0.1 * torch.randn(4, 3200, generator=g), "wav_lens": torch.tensor([3200, 3000, 2800, 3200]),
+                "labels": torch.tensor([0, 1, 0, 1])}
+
+    def loss_fn(model_fn, b):
+        return F.cross_entropy(model_fn(b["wavs"], b["wav_lens"]), b["labels"])
+
+    tasks = [Task("en", batch(0), batch(1)), Task("hi", batch(2), batch(3))]
+    loss = meta_loss(model, tasks, loss_fn, MAMLConfig(inner_lr=0.5, first_order=first_order, adapt=("head.",)))
+    loss.backward()
+    assert torch.isfinite(loss)
+    assert model.encoder.proj.weight.grad is not None and model.encoder.proj.weight.grad.abs().sum() > 0

@@ -35,7 +35,7 @@ from xml.sax.saxutils import escape
 
 from polyvox.data.audio import DEFAULT_SAMPLE_RATE, load_audio, save_audio
 from polyvox.data.ipa import clean_ipa, invalid_segments, language_switches
-from polyvox.data.manifest import Utterance, split_manifest, write_manifest
+from polyvox.data.manifest import Utterance, read_manifest, split_manifest, write_manifest
 from polyvox.data.synth import ESPEAK, SPLITS, Speaker, SynthError, check_espeak, make_speakers, parse_langs, run_espeak
 from polyvox.data.texts import LANGUAGES, MAX_WORDS, MIN_WORDS, make_text, word_pool
 
@@ -163,10 +163,11 @@ def _run(out_dir: Path, params: dict, jobs: list[TaskJob], key: str, workers: in
     paths = {name: out_dir / f"{name}.jsonl" for name in SPLITS}
     if stamp.exists() and all(p.exists() for p in paths.values()):
         try:
-            if json.loads(stamp.read_text()) == params:
-                return paths
+            same = json.loads(stamp.read_text()) == params
         except json.JSONDecodeError:
-            pass
+            same = False
+        if same and all(Path(u.audio).exists() for p in paths.values() for u in read_manifest(p)):
+            return paths
     check_espeak()
     workers = max(1, workers or os.cpu_count() or 1)
     with ThreadPoolExecutor(max_workers=workers) as pool:
@@ -285,8 +286,6 @@ def synthesize_abuse_corpus(
 
 def _add_flagged_word(paths: dict[str, Path], flagged: dict[str, tuple[str, ...]]) -> None:
     """Record which flagged word (if any) each text contains; idempotent."""
-    from polyvox.data.manifest import read_manifest
-
     for path in paths.values():
         utts = read_manifest(path)
         if all("flagged_word" in u.custom for u in utts):

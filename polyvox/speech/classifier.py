@@ -42,7 +42,7 @@ log = logging.getLogger(__name__)
 class ClassifierConfig:
     """Everything :func:`build_classifier` needs; maps 1:1 onto the ``model:`` YAML section."""
 
-    num_classes: int = 4
+    num_classes: int = 0  # 0 = set from the training labels by the recipe
     encoder: str = "fbank"  # one of ENCODERS: hf | fbank | ecapa
     # --- hf encoder
     name_or_path: str = ""  # local directory or hub name of an SSL model (AutoModel)
@@ -259,7 +259,7 @@ def build_classifier(cfg: ClassifierConfig | Mapping[str, Any]) -> UtteranceClas
     if cfg.encoder not in ENCODERS:
         raise ValueError(f"model.encoder: unknown encoder {cfg.encoder!r}; expected one of {sorted(ENCODERS)}")
     if cfg.num_classes < 2:
-        raise ValueError(f"model.num_classes must be >= 2, got {cfg.num_classes}")
+        raise ValueError(f"model.num_classes must be >= 2, got {cfg.num_classes} (recipes set it from the training labels)")
     pooling_name = cfg.pooling
     if pooling_name == "auto":
         pooling_name = "mean" if cfg.encoder == "ecapa" else "attentive_stats"

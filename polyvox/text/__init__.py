@@ -1,0 +1,20 @@
+"""Text models: subword tokenizers and a small XLM-R classifier, trained with the same fit() as speech."""
+
+from polyvox.text.classifier import (
+    classifier_evaluate,
+    classifier_loss_step,
+    predict,
+    text_collate,
+    tiny_xlmr_classifier,
+)
+from polyvox.text.tokenizer import load_tokenizer, train_tokenizer
+
+__all__ = [
+    "classifier_evaluate",
+    "classifier_loss_step",
+    "load_tokenizer",
+    "predict",
+    "text_collate",
+    "tiny_xlmr_classifier",
+    "train_tokenizer",
+]

@@ -14,12 +14,14 @@ script ``polyvox train`` runs); ``recipe`` is passed on to the dataclass only if
 a field.
 
 Overrides are ``dotted.key=value`` strings; the value is parsed by ``yaml.safe_load``, so
-``train.lr=3e-4``, ``data.langs=[en,es]``, ``train.max_epochs=null`` all work.
+``train.lr=3e-4``, ``data.langs=[en,es]``, ``train.max_epochs=null`` all work. (YAML 1.1 reads
+``3e-4`` without a dot as a string; float fields accept such scientific-notation strings.)
 """
 
 from __future__ import annotations
 
 import dataclasses
+import re
 import types
 import typing
 from pathlib import Path
@@ -28,6 +30,7 @@ from typing import Any, Iterable, Literal, Optional, Union
 import yaml
 
 META_KEYS = ("base", "recipe")
+_SCI_FLOAT = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+$")
 
 
 class ConfigError(ValueError):
@@ -216,7 +219,7 @@ def _convert(value: Any, tp: Any, key: str) -> Any:
     if origin is Literal:
         if any(value == a and type(value) is type(a) for a in args):  # so True never matches 1
             return value
-        raise ConfigError(f"{key}: {_show(value)} is not allowed; choose one of {', '.join(map(repr, args))}")
+        raise ConfigError(f"{key}: {value!r} is not allowed; choose one of {', '.join(map(repr, args))}")
     if dataclasses.is_dataclass(tp):
         return from_dict(tp, value, key)
     if origin in (list, tuple) or tp in (list, tuple):
@@ -237,6 +240,8 @@ def _convert(value: Any, tp: Any, key: str) -> Any:
     if tp is float:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             return float(value)  # int -> float promotion: `lr: 1` is fine
+        if isinstance(value, str) and _SCI_FLOAT.match(value.strip()):
+            return float(value)  # YAML 1.1 reads `3e-4` (no dot) as a string
     elif tp is int:
         if isinstance(value, int) and not isinstance(value, bool):
             return value
@@ -337,8 +342,17 @@ def check_all_keys_used(cls: type, path: str | Path, overrides: Iterable[str] = 
                 raise ConfigError(f"{path}: key {key} was not used by {cls.__name__}")
             if isinstance(v, dict) and isinstance(out[k], dict):
                 walk(v, out[k], key)
-            elif config_to_dict(v) != out[k] and not (isinstance(v, (int, float)) and v == out[k]):
+            elif not _same(v, out[k]):
                 raise ConfigError(f"{path}: key {key} = {v!r} resolved to {out[k]!r}")
 
     walk(raw, resolved, "")
     return cfg
+
+
+def _same(raw: Any, resolved: Any) -> bool:
+    """``raw`` YAML value and the value it resolved to agree (up to int->float, '3e-4' -> 0.0003)."""
+    if isinstance(raw, list) and isinstance(resolved, list):
+        return len(raw) == len(resolved) and all(_same(a, b) for a, b in zip(raw, resolved))
+    if isinstance(raw, str) and isinstance(resolved, float) and _SCI_FLOAT.match(raw.strip()):
+        return float(raw) == resolved
+    return raw == resolved
