@@ -189,3 +189,36 @@ def test_rng_state_roundtrip():
     ckpt.set_rng_state(state)
     b = (random.random(), np.random.rand(), torch.rand(1))
     assert a[:2] == b[:2] and torch.equal(a[2], b[2])
+
+
+DDP_SCRIPT = """
+import sys
+sys.path.insert(0, {tests!r})
+from polyvox.train.loop import init_distributed, fit
+from polyvox.train.config import TrainConfig
+rank, world = init_distributed(cpu=True)
+from test_loop import make_toy, TOY_CONFIG
+model, loader, loss_step, evaluate = make_toy("bucket")
+assert loader.batch_sampler.world_size == world == 2
+cfg = TrainConfig(**{{**TOY_CONFIG, "cpu": True, "schedule": "constant", "max_steps": int(sys.argv[2])}})
+result = fit(model, loader, loss_step, cfg, sys.argv[1], evaluate=evaluate)
+print("finished rank", rank, "step", result.step, flush=True)
+"""
+
+
+@pytest.mark.slow
+def test_two_process_run_saves_and_resumes(tmp_path):
+    """torchrun with 2 CPU processes (gloo): per-rank state in checkpoints, resume on both ranks."""
+    script = tmp_path / "ddp_toy.py"
+    script.write_text(DDP_SCRIPT.format(tests=str(TESTS)))
+    torchrun = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"]
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    for steps in (6, 8):
+        out = subprocess.run([*torchrun, str(script), str(tmp_path / "run"), str(steps)], env=env, cwd=ROOT,
+                             capture_output=True, text=True, timeout=180)
+        assert out.returncode == 0, out.stderr[-3000:]
+        assert out.stdout.count(f"step {steps}") == 2
+    assert "resuming from" in out.stdout and "cannot load" not in out.stderr
+    last = ckpt.latest_checkpoint(tmp_path / "run")
+    assert last.name == "step-0000008" and {p.name for p in last.glob("rng_state_*.pt")} == {"rng_state_0.pt",
+                                                                                          "rng_state_1.pt"}

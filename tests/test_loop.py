@@ -203,3 +203,13 @@ def test_batch_stream_iterator_creation_keeps_global_rng():
         stream = BatchStream(loader)
     stream._new_iterator()
     assert torch.equal(torch.rand(3), expected)
+
+
+def test_sampler_built_for_other_world_size_is_refused(tmp_path):
+    from polyvox.data.sampler import DurationBucketSampler
+
+    _, loader, loss_step, _ = make_toy()
+    sharded = DurationBucketSampler(loader.dataset.durations, max_seconds=8.0, rank=0, world_size=2)
+    loader = DataLoader(loader.dataset, batch_sampler=sharded, collate_fn=collate)
+    with pytest.raises(RuntimeError, match="init_distributed"):
+        fit(torch.nn.Linear(8, 1), loader, loss_step, TrainConfig(max_steps=2), tmp_path)

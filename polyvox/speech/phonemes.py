@@ -55,6 +55,14 @@ ESPEAK_TOKENS = {
     "ɝː": "ɜ˞",
     "ᵻ": "ɨ",  # en-us reduced barred i ("roses")
     "i.": "ɨ",  # cmn apical vowel after s., ts. (zhi, shi)
+    # the same choices as polyvox.data.ipa (the corpus cleaner), so both spell these alike
+    "a.": "ɑ",  # ar back allophone next to emphatics
+    "a.ː": "ɑː",
+    "k^": "c",  # mk ќ palatal stop
+    "ɡ^": "ɟ",  # mk ѓ
+    "g^": "ɟ",
+    'u"': "ʉ",  # ru centralised u after a soft consonant
+    "ʲ": "j",  # ta/te bare palatal glide
 }
 # Per-language whole-token rewrites, for espeak names that mean different things elsewhere.
 ESPEAK_LANGUAGE_TOKENS = {"ky": {"oe": "ø"}}
@@ -369,7 +377,10 @@ def parse_espeak(output: str, lang: str | None = None, *, sep: str = "_", drop_f
             for tok in w.split(sep):
                 if not tok:
                     continue
-                if segs and _is_modifier(tok):  # a lone "ʲ"/"ː" token modifies the previous phone
+                if segs and segs[-1] == "q" and tok == "1":  # fa ق/غ: espeak writes "q" then "1"
+                    segs[-1] = "ɢ"
+                    continue
+                if segs and _is_modifier(tok) and tok not in ESPEAK_TOKENS:  # lone "ː": previous phone
                     tok = segs.pop() + tok
                 s, u = _normalize_token(tok, lang, strict)
                 segs += s
@@ -437,8 +448,10 @@ def espeak_voices() -> dict[str, str]:
     voices = {}
     for line in out.splitlines()[1:]:
         parts = line.split()
-        if len(parts) >= 4:
+        if len(parts) >= 5:
             voices[parts[1]] = parts[3].replace("_", " ")
+            # the voice file name is a code espeak accepts too ("en" for en-gb, file gmw/en)
+            voices.setdefault(parts[4].rsplit("/", 1)[-1], parts[3].replace("_", " "))
     return voices
 
 
@@ -477,8 +490,9 @@ def phonemize(text: str | Sequence[str], lang: str, *, drop_foreign: bool = Fals
     return parse_espeak(espeak_ipa(text, code), code, drop_foreign=drop_foreign, warn=warn)
 
 
-# espeak code -> wordfreq code where they differ.
-_WORDFREQ_CODES = {"cmn": "zh", "yue": "zh", "nb": "nb", "no": "nb", "hbs": "sh", "fil": "fil", "tl": "fil"}
+# espeak code -> wordfreq code where they differ. Not cmn/yue -> zh: espeak-ng 1.51 reads most Han
+# characters as English letter names with tone digits, so Chinese inventories come from numbers.
+_WORDFREQ_CODES = {"no": "nb", "hbs": "sh", "tl": "fil"}
 _SYLLABLE_ONSETS = ["", "b", "c", "d", "f", "g", "h", "j", "k", "l", "m", "n", "p", "q", "r", "s", "t", "v",
                     "w", "x", "y", "z", "ch", "sh", "th", "dh", "gh", "kh", "ny", "ng", "mb", "nd", "ts", "dz"]
 
@@ -505,7 +519,7 @@ def sample_words(lang: str, n_words: int = 300) -> tuple[list[str], str]:
     if not words:
         words = [c + v for c in _SYLLABLE_ONSETS for v in "aeiou"]
         source.append("syllables")
-    numbers = list(range(0, 21)) + list(range(30, 101, 10)) + [1000, 1234567]
+    numbers = list(range(0, 21)) + list(range(30, 101, 10)) + [1000]
     try:
         from num2words import num2words
 
@@ -624,12 +638,20 @@ def write_inventory(path: str | os.PathLike, phones: Iterable[str]) -> Path:
 # --------------------------------------------------------------------------- zero-shot decoding
 
 
+def canonical_token(token: str) -> str:
+    """Spelling-independent key of a phone token: its normalized segments joined by spaces, so
+    "tʃ" (polyvox.data.ipa drops tie bars) and "t͡ʃ" compare equal."""
+    segs, _ = _normalize_token(token, None, strict=False)
+    return " ".join(segs) if segs else _nfc(token)
+
+
 def restrict_to_inventory(vocab: Sequence[str], inventory: Iterable[str],
                           keep: Iterable[str] = SPECIAL_TOKENS) -> np.ndarray:
     """Boolean mask (V,): True for vocab tokens in the target inventory and for ``keep`` tokens
     (blank, word boundary). Use with :func:`apply_mask` before CTC decoding."""
-    allowed = {_nfc(p) for p in inventory} | set(keep)
-    mask = np.array([_nfc(t) in allowed for t in vocab], dtype=bool)
+    keep = set(keep)
+    allowed = {canonical_token(p) for p in inventory}
+    mask = np.array([t in keep or canonical_token(t) in allowed for t in vocab], dtype=bool)
     if not mask.any():
         raise ValueError("no vocabulary token is in the inventory (check blank/word-boundary names)")
     return mask
@@ -655,7 +677,7 @@ def nearest_phone_mapping(source_phones: Iterable[str], target_inventory: Iterab
                           weighted: bool = True, same_class: bool = True) -> dict[str, str]:
     """Map each source phone (e.g. the model's training phones) to the closest target phone.
 
-    Phones in both map to themselves. Others go to the target phone at the smallest
+    Phones in both (compared by :func:`canonical_token`) map to themselves. Others go to the target phone at the smallest
     :func:`feature_distance`; with ``same_class`` vowels only go to vowels and consonants to
     consonants (panphon ``syl``) while the target has any. Ties go to the first phone in sorted
     order. Source phones with no known features map to nothing (warned).
@@ -668,10 +690,13 @@ def nearest_phone_mapping(source_phones: Iterable[str], target_inventory: Iterab
     tmat = np.stack([tfeats[t] for t in usable])
     w = feature_weights() if weighted else np.ones(tmat.shape[1])
     syl_idx = feature_names().index("syl")
+    by_key = {}
+    for t in targets:
+        by_key.setdefault(canonical_token(t), t)
     mapping, unmapped = {}, []
     for p in dict.fromkeys(_nfc(p) for p in source_phones):
-        if p in targets:
-            mapping[p] = p
+        if canonical_token(p) in by_key:
+            mapping[p] = by_key[canonical_token(p)]
             continue
         f = token_features(p)
         if f is None:
@@ -821,10 +846,10 @@ def phone_feature_error_rate(refs: Sequence[str | Sequence[str]], hyps: Sequence
 
 def oov_rate(refs: Iterable[str | Sequence[str]], inventory: Iterable[str]) -> float:
     """Share of reference phone tokens (word boundaries excluded) not in ``inventory``."""
-    inv = {_nfc(p) for p in inventory}
+    inv = {canonical_token(p) for p in inventory}
     total = oov = 0
     for r in refs:
         for s in _as_segments(r, False):
             total += 1
-            oov += s not in inv
+            oov += canonical_token(s) not in inv
     return oov / total if total else 0.0

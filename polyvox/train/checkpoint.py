@@ -158,7 +158,7 @@ def load_checkpoint(accelerator, path: str | Path, model, optimizer, scheduler) 
     if not rank_file.is_file():  # resumed with more processes than saved: borrow rank 0's
         rank_file = path / "rng_state_0.pt"
     rank_state = torch.load(rank_file, map_location="cpu", weights_only=True)
-    load_model(accelerator.unwrap_model(model), str(path / "model.safetensors"), device=str(accelerator.device))
+    load_model(accelerator.unwrap_model(model), str(path / "model.safetensors"))  # CPU tensors, copied into place
     optimizer.load_state_dict(torch.load(path / "optimizer.pt", map_location="cpu", weights_only=True))
     scheduler.load_state_dict(torch.load(path / "scheduler.pt", map_location="cpu", weights_only=True))
     if accelerator.scaler is not None and (path / "scaler.pt").is_file():
@@ -172,13 +172,17 @@ def load_latest(accelerator, run_dir: str | Path, model, optimizer, scheduler):
     if accelerator.is_main_process:
         clean_partial(run_dir)
     accelerator.wait_for_everyone()
-    for path in reversed(list_checkpoints(run_dir)):
+    ckpts = list_checkpoints(run_dir)
+    for path in reversed(ckpts):
         try:
             trainer_state, rank_state = load_checkpoint(accelerator, path, model, optimizer, scheduler)
         except Exception as e:  # noqa: BLE001 - any unreadable checkpoint is skipped, loudly
             warnings.warn(f"{path}: cannot load checkpoint ({type(e).__name__}: {e}); trying the previous one")
             continue
         return path, trainer_state, rank_state
+    if ckpts:  # never silently start over on top of a run that has checkpoints
+        raise RuntimeError(f"{run_dir}: none of the {len(ckpts)} checkpoints could be loaded (see the warnings); "
+                           "fix them, or train from scratch with resume=False / a new run directory")
     return None
 
 

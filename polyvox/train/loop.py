@@ -53,6 +53,17 @@ def seed_everything(seed: int) -> None:
     set_seed(seed)
 
 
+def init_distributed(cpu: bool = False) -> tuple[int, int]:
+    """Join the process group started by ``accelerate launch`` / ``torchrun``; returns (rank, world_size).
+
+    Call it before building rank-sharded batch samplers (they read the rank from
+    ``torch.distributed``); :func:`fit` reuses the same state. A no-op for a single process."""
+    from accelerate import PartialState
+
+    state = PartialState(cpu=cpu)
+    return state.process_index, state.num_processes
+
+
 def resolve_mixed_precision(config: TrainConfig) -> str:
     """"auto" -> bf16 on CUDA when the GPU supports it, else full fp32."""
     if config.mixed_precision != "auto":
@@ -274,6 +285,10 @@ def fit(
     scheduler = make_scheduler(optimizer, config, n_steps)
     model, optimizer, scheduler = accelerator.prepare(model, optimizer, scheduler)
     stream = BatchStream(train_loader)
+    sampler_world = getattr(stream.sampler, "world_size", None)
+    if isinstance(sampler_world, int) and sampler_world != accelerator.num_processes:
+        raise RuntimeError(f"the train batch sampler shards for {sampler_world} process(es) but {accelerator.num_processes} "
+                           "are running: call polyvox.train.loop.init_distributed() before building it")
 
     # Everything needed to continue exactly where a checkpoint left off.
     state = {"step": 0, "best": None, "best_step": None, "bad_evals": 0, "stopped_early": False,
