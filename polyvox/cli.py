@@ -21,6 +21,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "eval": ("polyvox.speech.asr_cli", "evaluate a trained ASR run on a manifest"),
     "transcribe": ("polyvox.speech.asr_cli", "transcribe audio files with a trained ASR run"),
     "export": ("polyvox.speech.asr_cli", "export an ASR run as a Hugging Face model directory"),
+    "classify": ("polyvox.speech.classify_cli", "label audio files with a trained emotion / abuse classifier"),
 }
 
 

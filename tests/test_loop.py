@@ -117,15 +117,17 @@ def test_resume_after_crash_is_bitwise_identical(tmp_path, sampler, workers):
     assert [r["step"] for r in rows if "dev/mse" in r] == [6, 12, 18, 24]  # no duplicated rows after resume
 
 
-def test_resume_false_starts_over_and_finished_run_is_noop(tmp_path):
+def test_finished_run_is_noop_and_resume_false_needs_fresh_dir(tmp_path):
     cfg = TrainConfig(**{**TOY_CONFIG, "max_steps": 6, "eval_every": 0, "save_every": 0})
     model, loader, loss_step, evaluate = make_toy()
     first = fit(model, loader, loss_step, cfg, tmp_path, evaluate=evaluate)
     model, loader, loss_step, evaluate = make_toy(crash_at=1)  # would crash if it trained again
     again = fit(model, loader, loss_step, cfg, tmp_path, evaluate=evaluate)
     assert again.step == 6 and again.history == first.history
-    with pytest.raises(_Crash):
+    with pytest.raises(RuntimeError, match="already has checkpoints"):
         fit(model, loader, loss_step, cfg, tmp_path, evaluate=evaluate, resume=False)
+    with pytest.raises(_Crash):  # a fresh directory trains from scratch
+        fit(model, loader, loss_step, cfg, tmp_path / "new", evaluate=evaluate, resume=False)
 
 
 def test_empty_batches_are_skipped(tmp_path):

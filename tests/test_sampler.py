@@ -202,3 +202,17 @@ def test_bad_inputs_are_named():
         DurationBucketSampler([1.0], 0)
     with pytest.raises(ValueError, match="weights"):
         DurationBucketSampler([1.0, 2.0], 10.0, weights=[1.0])
+
+
+def test_rank_and_world_size_come_from_torchrun_env_before_process_group(monkeypatch):
+    """torchrun sets RANK/WORLD_SIZE before any process group exists; shards must still differ."""
+    from polyvox.data.sampler import DurationBucketSampler
+
+    durations = [1.0 + 0.1 * (i % 7) for i in range(40)]
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("RANK", "1")
+    s = DurationBucketSampler(durations, max_seconds=4.0, seed=0)
+    assert (s.rank, s.world_size) == (1, 2)
+    monkeypatch.setenv("RANK", "0")
+    s0 = DurationBucketSampler(durations, max_seconds=4.0, seed=0)
+    assert list(s) != list(s0)

@@ -12,6 +12,8 @@ measures the difference.
 
 from __future__ import annotations
 
+import os
+
 import math
 from collections import Counter
 from typing import Iterator, Sequence
@@ -88,11 +90,13 @@ def fill_batches(indices: Sequence[int], durations: np.ndarray, max_seconds: flo
 def _default_dist(rank: int | None, world_size: int | None) -> tuple[int, int]:
     import torch.distributed as dist
 
+    # torchrun / accelerate launch set RANK and WORLD_SIZE before the process group exists, and
+    # recipes may build their sampler first: fall back to those so every rank gets its own shard.
     on = dist.is_available() and dist.is_initialized()
     if world_size is None:
-        world_size = dist.get_world_size() if on else 1
+        world_size = dist.get_world_size() if on else int(os.environ.get("WORLD_SIZE", 1))
     if rank is None:
-        rank = dist.get_rank() if on else 0
+        rank = dist.get_rank() if on else int(os.environ.get("RANK", 0))
     if world_size < 1 or not 0 <= rank < world_size:
         raise ValueError(f"need 0 <= rank < world_size, got rank={rank}, world_size={world_size}")
     return rank, world_size

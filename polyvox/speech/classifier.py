@@ -52,6 +52,7 @@ class ClassifierConfig:
     normalize_waveform: bool = True  # zero-mean unit-variance per utterance, as wav2vec 2.0 expects
     # --- fbank / ecapa encoders
     n_mels: int = 80
+    fbank_normalize: bool = True  # per-utterance mean/variance normalization (drops absolute level)
     encoder_dim: int = 256
     encoder_layers: int = 3  # fbank encoder only
     # --- pooling and head
@@ -146,7 +147,20 @@ def load_hf_encoder(cfg: ClassifierConfig) -> HFEncoder:
 
     if not cfg.name_or_path:
         raise ValueError("model.name_or_path is empty; the 'hf' encoder needs a model directory or name")
-    model = AutoModel.from_pretrained(cfg.name_or_path)
+    return _wrap_hf(AutoModel.from_pretrained(cfg.name_or_path), cfg)
+
+
+def hf_encoder_from_config(config_dict: Mapping[str, Any], cfg: ClassifierConfig) -> HFEncoder:
+    """Rebuild a trained run's HF encoder from its saved ``config.to_dict()`` with random
+    weights (no download); the run's weights are loaded afterwards."""
+    from transformers import AutoConfig, AutoModel
+
+    config_dict = dict(config_dict)
+    config = AutoConfig.for_model(config_dict.pop("model_type"), **config_dict)
+    return _wrap_hf(AutoModel.from_config(config), cfg)
+
+
+def _wrap_hf(model: nn.Module, cfg: ClassifierConfig) -> HFEncoder:
     if not hasattr(model.config, "num_hidden_layers") or not hasattr(model.config, "hidden_size"):
         raise ValueError(f"{cfg.name_or_path}: not a speech encoder with hidden layers (config lacks num_hidden_layers/hidden_size)")
     return HFEncoder(model, freeze=cfg.freeze_encoder, layer_weighting=cfg.layer_weighting,
@@ -176,9 +190,9 @@ class FbankEncoder(nn.Module):
     """
 
     def __init__(self, n_mels: int = 80, dim: int = 256, layers: int = 3, dropout: float = 0.1,
-                 sample_rate: int = 16000):
+                 sample_rate: int = 16000, normalize: bool = True):
         super().__init__()
-        self.fbank = FbankOptions(sample_rate=sample_rate, n_mels=n_mels, normalize=True)
+        self.fbank = FbankOptions(sample_rate=sample_rate, n_mels=n_mels, normalize=normalize)
         self.output_dim = dim
         self.proj = nn.Linear(n_mels, dim)
         self.blocks = nn.ModuleList(ConvBlock(dim, dropout) for _ in range(layers))
@@ -219,7 +233,8 @@ class EcapaEncoder(nn.Module):
 
 ENCODERS: dict[str, Callable[[ClassifierConfig], nn.Module]] = {
     "hf": load_hf_encoder,
-    "fbank": lambda c: FbankEncoder(c.n_mels, c.encoder_dim, c.encoder_layers, c.dropout, c.sample_rate),
+    "fbank": lambda c: FbankEncoder(c.n_mels, c.encoder_dim, c.encoder_layers, c.dropout, c.sample_rate,
+                                    c.fbank_normalize),
     "ecapa": lambda c: EcapaEncoder(c.n_mels, c.encoder_dim, c.sample_rate),
 }
 
@@ -252,8 +267,10 @@ class UtteranceClassifier(nn.Module):
         return self.head(self.embed(wavs, wav_lens))
 
 
-def build_classifier(cfg: ClassifierConfig | Mapping[str, Any]) -> UtteranceClassifier:
-    """Assemble an :class:`UtteranceClassifier` from a config (dataclass or plain dict)."""
+def build_classifier(cfg: ClassifierConfig | Mapping[str, Any], encoder: nn.Module | None = None) -> UtteranceClassifier:
+    """Assemble an :class:`UtteranceClassifier` from a config (dataclass or plain dict).
+    ``encoder`` replaces the one the config would build (e.g. an HF model rebuilt from a saved
+    config by :func:`hf_encoder_from_config`)."""
     if not isinstance(cfg, ClassifierConfig):
         cfg = ClassifierConfig.from_dict(cfg)
     if cfg.encoder not in ENCODERS:
@@ -267,7 +284,7 @@ def build_classifier(cfg: ClassifierConfig | Mapping[str, Any]) -> UtteranceClas
         raise ValueError(f"model.pooling: unknown pooling {cfg.pooling!r}; expected auto or one of {sorted(POOLINGS)}")
     if cfg.encoder == "ecapa" and pooling_name != "mean":
         raise ValueError("model.pooling: ECAPA-TDNN pools internally (one vector per utterance); use 'mean' or 'auto'")
-    encoder = ENCODERS[cfg.encoder](cfg)
+    encoder = encoder if encoder is not None else ENCODERS[cfg.encoder](cfg)
     if pooling_name == "attentive_stats":
         pooling = POOLINGS[pooling_name](encoder.output_dim, cfg.attention_dim)
     else:

@@ -131,3 +131,57 @@ def plot_confusion_matrix(cm, labels: Sequence[str], path: str | os.PathLike, *,
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return path
+
+
+# ----------------------------------------------------------------------------- transfer matrices
+
+TRANSFER_METRICS = ("macro_f1", "uar")
+METRIC_NAMES = {"macro_f1": "macro-F1", "uar": "UAR", "accuracy": "accuracy"}
+
+
+def _cell(x) -> str:
+    return "-" if x is None or (isinstance(x, float) and np.isnan(x)) else f"{100 * x:.1f}"
+
+
+def transfer_table(matrix, metric: str) -> str:
+    """Markdown: rows = training language(s) in ``matrix`` order, columns = sorted test
+    languages, cells = ``matrix[train][test]`` in %; diagonal (in-language) cells in bold."""
+    cols = sorted({c for row in matrix.values() for c in row})
+    lines = [f"| train \\ test ({METRIC_NAMES.get(metric, metric)} %) | " + " | ".join(cols) + " |",
+             "|---|" + "---:|" * len(cols)]
+    for train, row in matrix.items():
+        cells = [(f"**{_cell(row.get(c))}**" if c == train else _cell(row.get(c))) for c in cols]
+        lines.append(f"| {train} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def plot_transfer_matrix(matrix, metric: str, path: str | os.PathLike) -> Path:
+    """Heatmap PNG of a transfer matrix (rows training languages, columns test languages),
+    values in % on a fixed 0-100 scale (higher is better), each cell annotated."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = list(matrix)
+    cols = sorted({c for row in matrix.values() for c in row})
+    data = np.array([[100 * matrix[r].get(c, np.nan) for c in cols] for r in rows], dtype=float)
+    fig, ax = plt.subplots(figsize=(1.6 + 0.8 * len(cols), 1.0 + 0.6 * len(rows)))
+    im = ax.imshow(data, cmap="viridis", vmin=0, vmax=100, aspect="auto")
+    ax.set_xticks(range(len(cols)), cols)
+    ax.set_yticks(range(len(rows)), rows)
+    ax.set_xlabel("test language")
+    ax.set_ylabel("trained on")
+    ax.set_title(f"{METRIC_NAMES.get(metric, metric)} %")
+    for i in range(len(rows)):
+        for j in range(len(cols)):
+            if np.isfinite(data[i, j]):
+                ax.text(j, i, f"{data[i, j]:.0f}", ha="center", va="center", fontsize=8,
+                        color="black" if data[i, j] > 60 else "white")
+    fig.colorbar(im, ax=ax, fraction=0.046)
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path

@@ -271,7 +271,8 @@ def fit(
             every ``eval_every`` steps and at the end, on every process (the main one's
             result is used everywhere).
         optimizer: defaults to AdamW(lr, betas, weight_decay) on the model's parameters.
-        resume: continue from the newest complete checkpoint in ``run_dir`` if there is one.
+        resume: continue from the newest complete checkpoint in ``run_dir`` if there is one;
+            ``False`` refuses a ``run_dir`` that already has checkpoints.
     """
     from accelerate import Accelerator
     from accelerate.utils import broadcast_object_list, send_to_device
@@ -293,6 +294,8 @@ def fit(
     # Everything needed to continue exactly where a checkpoint left off.
     state = {"step": 0, "best": None, "best_step": None, "bad_evals": 0, "stopped_early": False,
              "history": [], "metrics": {}}
+    if not resume and ckpt.list_checkpoints(run_dir):  # mixing two runs' checkpoints would corrupt both
+        raise RuntimeError(f"{run_dir} already has checkpoints; resume=True continues it, or use a new run_dir")
     resumed = ckpt.load_latest(accelerator, run_dir, model, optimizer, scheduler) if resume else None
     if resumed:
         path, saved, rank_state = resumed

@@ -47,6 +47,8 @@ def main(config_path: str, overrides: list[str]) -> int:
 
 def train_and_test(cfg: asr.AsrConfig, run_dir: Path) -> dict:
     t0 = time.time()
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
     seed_everything(cfg.train.seed)
 
     # ---- data: manifests (or the built-in corpus), language filters, few-shot subset
