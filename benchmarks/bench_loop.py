@@ -250,6 +250,16 @@ def run_brain(task: Task, plan, clock: StepClock) -> None:
     brain.fit(range(1, 2), task.loader(plan))
 
 
+def warm_up_process(task: Task, seconds: float) -> None:
+    """Train with the bare loop for ``seconds``: the first seconds of training in a process are
+    slow (allocator, thread pool, kernel caches) and must not land on whichever loop runs first."""
+    plan = batch_plan(task.durations, task.max_seconds, 64)
+    start, i = time.perf_counter(), 0
+    while time.perf_counter() - start < seconds:
+        run_bare(task, plan[i % 64 : i % 64 + 4] or plan[:4], StepClock())
+        i += 4
+
+
 RUNNERS = {"polyvox": run_polyvox, "trainer": run_trainer, "brain": run_brain, "bare": run_bare}
 
 
@@ -327,24 +337,29 @@ NAMES = {"polyvox": "polyvox fit()", "trainer": "HF Trainer", "brain": "SpeechBr
 
 
 def bench_buckets(task: Task, args, log) -> dict:
-    out = {}
-    for mode in ("bucketed", "random"):
-        sampler = (DurationBucketSampler if mode == "bucketed" else random_batch_sampler)(
-            task.durations, task.max_seconds, seed=0)
-        plan = [list(b) for b in sampler.rank_batches(0)]
-        runs = []
-        for r in range(args.bucket_repeats):
+    """One epoch of fit() per batching mode, repeated; first step excluded as warm-up."""
+    plans = {}
+    for mode, make in (("bucketed", DurationBucketSampler), ("random", random_batch_sampler)):
+        plans[mode] = [list(b) for b in make(task.durations, task.max_seconds, seed=0).rank_batches(0)]
+    runs: dict[str, list] = {mode: [] for mode in plans}
+    for r in range(args.bucket_repeats):
+        for mode in (("bucketed", "random") if r % 2 == 0 else ("random", "bucketed")):
             clock = StepClock()
             with quiet(not args.verbose):
-                run_polyvox(task, plan, clock, name=f"buckets-{mode}")
-            seconds, utts, audio, _ = clock.window(1, len(plan) - 1)
-            runs.append((seconds, utts, audio))
-            log(f"  {mode:8s} repeat {r + 1}/{args.bucket_repeats}: {len(plan)} batches, "
-                f"{utts / seconds:6.2f} utts/s")  # fmt: skip
-        seconds = statistics.median(s for s, _, _ in runs)
-        _, utts, audio = runs[0]
-        out[mode] = {"batches": len(plan), "waste": padding_waste(plan, task.durations), "seconds": seconds,
-                     "utts_per_s": utts / seconds, "audio_per_s": audio / seconds}  # fmt: skip
+                run_polyvox(task, plans[mode], clock, name=f"buckets-{mode}")
+            seconds, utts, audio, cpu = clock.window(1, len(plans[mode]) - 1)
+            runs[mode].append((seconds, cpu, utts, audio))
+            log(f"  {mode:8s} repeat {r + 1}/{args.bucket_repeats}: {len(plans[mode])} batches, "
+                f"{utts / seconds:6.2f} utts/s wall, {utts / cpu:6.2f} utts/s CPU")  # fmt: skip
+    out = {}
+    for mode, plan in plans.items():
+        wall = statistics.median(x[0] for x in runs[mode])
+        cpu = statistics.median(x[1] for x in runs[mode])
+        _, _, utts, audio = runs[mode][0]
+        padded = sum(len(b) * max(task.durations[i] for i in b) for b in plan[1:])
+        out[mode] = {"batches": len(plan), "waste": padding_waste(plan, task.durations), "utts": utts,
+                     "utts_per_s": utts / wall, "audio_per_s": audio / wall, "utts_per_cpu_s": utts / cpu,
+                     "padded_per_utt": padded / utts}  # fmt: skip
     return out
 
 
@@ -360,6 +375,7 @@ def main(argv=None) -> None:
     ap.add_argument("--repeats", type=int, default=2)
     ap.add_argument("--bucket-repeats", type=int, default=1)
     ap.add_argument("--fixed-steps", type=int, default=50, help="timed steps with the near-zero model")
+    ap.add_argument("--process-warmup", type=float, default=10.0, help="seconds of untimed training first")
     ap.add_argument("--frameworks", default=",".join(FRAMEWORKS))
     ap.add_argument("--skip", default="", help="comma list of sections to skip: frameworks,fixed,buckets")
     ap.add_argument("--tiny", action="store_true", help="a 2-layer d_model=64 Conformer instead of the recipe's")
@@ -395,7 +411,10 @@ def main(argv=None) -> None:
             f"transformers {transformers.__version__}, speechbrain {speechbrain.__version__}; "
             f"load average {os.getloadavg()[0]:.2f} at start"]  # fmt: skip
     log(head[0])
+    with quiet(not args.verbose):
+        warm_up_process(task, args.process_warmup)
     sections = []
+    conformer_cpu = None  # bare loop CPU s/step of the real model, if measured
     if "frameworks" not in skip:
         log(f"frameworks ({args.warmup} warm-up + {args.steps} timed steps, {args.repeats} repeats):")
         res = bench_frameworks(task, args, log, args.steps, args.repeats)
@@ -403,6 +422,7 @@ def main(argv=None) -> None:
                  f"({res['utts']} utterances, {res['audio']:.0f} s of audio), median of {args.repeats} "
                  "interleaved repeats; speed = this loop's time / polyvox's (> 1: polyvox is faster).", ""]
         lines += framework_table(res, args.frameworks, unit=1.0)
+        conformer_cpu = res["cpu"].get("bare")
         if "polyvox" in res["wall"] and "bare" in res["wall"]:
             per_rep = [1 - b / p for b, p in zip(res["all_wall"]["bare"], res["all_wall"]["polyvox"])]
             lines += ["", f"fit() loop overhead vs the bare loop, 1 - bare/fit: "
@@ -420,17 +440,26 @@ def main(argv=None) -> None:
                  f"{args.fixed_steps} steps, so the time is data loading + the loop itself; median of "
                  f"{args.repeats}.", ""]  # fmt: skip
         lines += framework_table(res, args.frameworks, unit=1e3)
+        if "polyvox" in res["cpu"] and "bare" in res["cpu"] and conformer_cpu:
+            extra = res["cpu"]["polyvox"] - res["cpu"]["bare"]
+            lines += ["", f"fit()'s own cost per step (polyvox - bare, CPU): {1e3 * extra:.3f} ms = "
+                      f"{100 * extra / conformer_cpu:.2f}% of a Conformer step above ({1e3 * conformer_cpu:.0f} CPU ms)"]
         sections.append("\n".join(lines))
     if "buckets" not in skip:
         log(f"bucketed vs random batches (one epoch each, {args.bucket_repeats} repeats):")
         b = bench_buckets(task, args, log)
-        lines = [f"polyvox fit(), one epoch of the train split, batches <= {args.max_seconds:g} s padded "
-                 f"(first step excluded), median of {args.bucket_repeats}.", "",
-                 "| batches | count | padding | utts/s | audio s/s | speed-up |", "|---|---:|---:|---:|---:|---:|"]
+        base = b["random"]
+        lines = [f"polyvox fit(), one epoch of the train split each, batches <= {args.max_seconds:g} s of padded "
+                 f"audio, steps 2..end timed (step 1 is warm-up), median of {args.bucket_repeats} alternating "
+                 "repeats. \"bound\" = the speed-up if time were proportional to padded audio.", "",
+                 "| batches | count | padding | utts/s (wall) | audio s/s (wall) | speed-up (wall) "
+                 "| utts/CPU s | speed-up (CPU) | bound |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
         for mode in ("random", "bucketed"):
             r = b[mode]
             lines.append(f"| {mode} | {r['batches']} | {100 * r['waste']:.0f}% | {r['utts_per_s']:.2f} | "
-                         f"{r['audio_per_s']:.1f} | {r['utts_per_s'] / b['random']['utts_per_s']:.2f}x |")
+                         f"{r['audio_per_s']:.1f} | {r['utts_per_s'] / base['utts_per_s']:.2f}x | "
+                         f"{r['utts_per_cpu_s']:.2f} | {r['utts_per_cpu_s'] / base['utts_per_cpu_s']:.2f}x | "
+                         f"{base['padded_per_utt'] / r['padded_per_utt']:.2f}x |")  # fmt: skip
         sections.append("\n".join(lines))
     table = "\n\n".join(head + sections)
     print(table)

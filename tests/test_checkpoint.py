@@ -206,6 +206,19 @@ print("finished rank", rank, "step", result.step, flush=True)
 """
 
 
+def _run_group(cmd, env, timeout):
+    """subprocess.run that kills the whole process group on timeout (torchrun's workers too)."""
+    p = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         start_new_session=True)
+    try:
+        stdout, stderr = p.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(p.pid, signal.SIGKILL)
+        p.communicate()
+        raise
+    return subprocess.CompletedProcess(cmd, p.returncode, stdout, stderr)
+
+
 @pytest.mark.slow
 def test_two_process_run_saves_and_resumes(tmp_path):
     """torchrun with 2 CPU processes (gloo): per-rank state in checkpoints, resume on both ranks."""
@@ -214,8 +227,7 @@ def test_two_process_run_saves_and_resumes(tmp_path):
     torchrun = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"]
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
     for steps in (6, 8):
-        out = subprocess.run([*torchrun, str(script), str(tmp_path / "run"), str(steps)], env=env, cwd=ROOT,
-                             capture_output=True, text=True, timeout=180)
+        out = _run_group([*torchrun, str(script), str(tmp_path / "run"), str(steps)], env=env, timeout=180)
         assert out.returncode == 0, out.stderr[-3000:]
         assert out.stdout.count(f"finished rank") == 2 and f"rank 1 step {steps}" in out.stdout
     assert "resuming from" in out.stdout and "cannot load" not in out.stderr

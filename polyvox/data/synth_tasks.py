@@ -30,7 +30,7 @@ import random
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable, Mapping, Sequence
 from xml.sax.saxutils import escape
 
 from polyvox.data.audio import DEFAULT_SAMPLE_RATE, load_audio, save_audio
@@ -157,8 +157,11 @@ def _voice_with_variant(voice: str, variant: str) -> str:
     return voice.split("+", 1)[0] + "+" + variant
 
 
-def _run(out_dir: Path, params: dict, jobs: list[TaskJob], key: str, workers: int | None) -> dict[str, Path]:
+def _run(out_dir: Path, params: dict, jobs: list[TaskJob], key: str, workers: int | None,
+         splits: Mapping[str, float] = SPLITS) -> dict[str, Path]:
     """Speak all jobs (unless the stamp says this exact corpus is already there), split by speaker."""
+    if dict(splits) != dict(SPLITS):
+        params = {**params, "splits": dict(splits)}  # default splits leave older stamps valid
     stamp = out_dir / STAMP
     paths = {name: out_dir / f"{name}.jsonl" for name in SPLITS}
     if stamp.exists() and all(p.exists() for p in paths.values()):
@@ -172,14 +175,16 @@ def _run(out_dir: Path, params: dict, jobs: list[TaskJob], key: str, workers: in
     workers = max(1, workers or os.cpu_count() or 1)
     with ThreadPoolExecutor(max_workers=workers) as pool:
         utts = list(pool.map(lambda j: speak(j, key), jobs))
-    parts = split_manifest(utts, SPLITS, seed=params["seed"], by_speaker=True)
+    parts = split_manifest(utts, splits, seed=params["seed"], by_speaker=True)
     for name, part in parts.items():
         write_manifest(paths[name], sorted(part, key=lambda u: u.id))
     stamp.write_text(json.dumps(params, indent=1, sort_keys=True))
     return paths
 
 
-def _check(langs: list[str], utts_per_lang: int, speakers: int) -> None:
+def _check(langs: list[str], utts_per_lang: int, speakers: int, splits: Mapping[str, float] = SPLITS) -> None:
+    if set(splits) != set(SPLITS) or any(v <= 0 for v in splits.values()):
+        raise ValueError(f"splits must give a positive share to each of {list(SPLITS)}, got {dict(splits)}")
     if utts_per_lang < 1:
         raise ValueError(f"utts_per_lang must be >= 1, got {utts_per_lang}")
     if speakers < len(SPLITS):
@@ -199,6 +204,7 @@ def synthesize_emotion_corpus(
     speakers: int = 4,
     jitter: float = 1.0,
     workers: int | None = None,
+    splits: Mapping[str, float] = SPLITS,
 ) -> dict[str, Path]:
     """SYNTHETIC prosodic emotion corpus; returns {"train"|"dev"|"test": manifest path}.
 
@@ -206,10 +212,11 @@ def synthesize_emotion_corpus(
     ``(i // speakers) % len(emotions)``, so every speaker has every class. ``jitter`` scales
     the per-utterance random deviation (pitch +-4, rate +-8 %, amplitude +-15 at 1.0) that
     makes neighbouring classes overlap; 0 gives clean, trivially separable styles.
+    ``splits`` are the speaker shares of train/dev/test per language (default 80/10/10).
     """
     out_dir = Path(out_dir)
     codes = parse_langs(list(langs) if not isinstance(langs, str) else langs)
-    _check(codes, utts_per_lang, speakers)
+    _check(codes, utts_per_lang, speakers, splits)
     unknown = [e for e in emotions if e not in EMOTION_STYLES]
     if unknown or len(emotions) < 2:
         raise ValueError(f"emotions must be >= 2 of {sorted(EMOTION_STYLES)}, got {list(emotions)}")
@@ -233,7 +240,7 @@ def synthesize_emotion_corpus(
     params = {"task": "emotion", "langs": codes, "utts_per_lang": utts_per_lang, "emotions": list(emotions),
               "seed": seed, "speakers": speakers, "jitter": jitter,
               "styles": {e: asdict(EMOTION_STYLES[e]) for e in emotions}}  # fmt: skip
-    return _run(out_dir, params, jobs, "emotion", workers)
+    return _run(out_dir, params, jobs, "emotion", workers, splits)
 
 
 def synthesize_abuse_corpus(
@@ -247,17 +254,19 @@ def synthesize_abuse_corpus(
     speakers: int = 4,
     jitter: float = 1.0,
     workers: int | None = None,
+    splits: Mapping[str, float] = SPLITS,
 ) -> dict[str, Path]:
     """SYNTHETIC keyword "abuse" corpus; returns {"train"|"dev"|"test": manifest path}.
 
     Labels ``custom["label"]`` are "abusive" (text contains one word of
     :func:`flagged_words`, stored in ``custom["flagged_word"]``) or "clean". About
     ``positive_fraction`` of each language is abusive. Speakers use their own voice with
-    neutral-style jitter, identical for both classes, so only the words differ.
+    neutral-style jitter, identical for both classes, so only the words differ. ``splits`` as
+    in :func:`synthesize_emotion_corpus`.
     """
     out_dir = Path(out_dir)
     codes = parse_langs(list(langs) if not isinstance(langs, str) else langs)
-    _check(codes, utts_per_lang, speakers)
+    _check(codes, utts_per_lang, speakers, splits)
     if not 0 < positive_fraction < 1:
         raise ValueError(f"positive_fraction must be in (0, 1), got {positive_fraction}")
     jobs = []
@@ -279,7 +288,7 @@ def synthesize_abuse_corpus(
     params = {"task": "abuse", "langs": codes, "utts_per_lang": utts_per_lang, "seed": seed,
               "speakers": speakers, "jitter": jitter, "positive_fraction": positive_fraction,
               "flagged_per_lang": flagged_per_lang}  # fmt: skip
-    paths = _run(out_dir, params, jobs, "label", workers)
+    paths = _run(out_dir, params, jobs, "label", workers, splits)
     _add_flagged_word(paths, {c: flagged_words(c, flagged_per_lang, seed) for c in codes})
     return paths
 

@@ -88,17 +88,30 @@ class SynthConfig:
     positive_fraction: float = 0.5  # abuse task only
     flagged_per_lang: int = 20  # abuse task only: stand-in flagged words per language
     speakers: int = 4
+    # Speaker shares of train/dev/test in each language (speaker-disjoint).
+    splits: dict[str, float] = field(default_factory=lambda: {"train": 0.8, "dev": 0.1, "test": 0.1})
     jitter: float = 1.0
     seed: int = 0
     dir: str = ""  # default: work/synth_<task>/<hash of the spec>
 
 
 @dataclass
+class PrepareConfig:
+    """A real corpus in its distributed layout, turned into manifests by
+    ``polyvox.data.emotion_corpora.PREPARERS[corpus](root, out_dir)`` (cached)."""
+
+    corpus: str = ""  # adima | crema_d | ravdess | emodb | iemocap; "" = not used
+    root: str = ""  # e.g. /data/ADIMA (annotations/*_train.csv, *_test.csv and the audio)
+    out_dir: str = ""  # default: work/<corpus>
+
+
+@dataclass
 class DataConfig:
     label_key: str = "emotion"  # utterances' custom[label_key] is the class
-    train_manifest: str = ""  # JSONL manifests (polyvox.data.emotion_corpora); empty = synth
+    train_manifest: str = ""  # JSONL manifests; all empty = data.prepare, else the synthetic corpus
     dev_manifest: str = ""
     test_manifest: str = ""
+    prepare: PrepareConfig = field(default_factory=PrepareConfig)
     synth: SynthConfig = field(default_factory=SynthConfig)
     train_langs: list[str] = field(default_factory=list)  # [] = every language in the train manifest
     eval_langs: list[str] = field(default_factory=list)  # [] = every language in the test manifest
@@ -172,13 +185,29 @@ def synthesize(s: SynthConfig, label_key: str, out_dir: Path | None = None, lang
     langs = list(langs or s.langs)
     n, spk = utts_per_lang or s.utts_per_lang, speakers or s.speakers
     if s.task == "emotion":
-        return synthesize_emotion_corpus(out, langs, n, s.emotions, seed=s.seed, speakers=spk, jitter=s.jitter)
-    return synthesize_abuse_corpus(out, langs, n, positive_fraction=s.positive_fraction,
+        return synthesize_emotion_corpus(out, langs, n, s.emotions, seed=s.seed, speakers=spk, jitter=s.jitter,
+                                         splits=s.splits)
+    return synthesize_abuse_corpus(out, langs, n, positive_fraction=s.positive_fraction, splits=s.splits,
                                    flagged_per_lang=s.flagged_per_lang, seed=s.seed, speakers=spk, jitter=s.jitter)
 
 
+def uses_synth(data: DataConfig) -> bool:
+    return not data.train_manifest and not data.prepare.corpus
+
+
 def manifest_paths(data: DataConfig) -> dict[str, Path]:
-    """The train/dev/test manifests, synthesizing the corpus if no manifests are given."""
+    """The train/dev/test manifests: given, prepared from a real corpus, or synthesized."""
+    if data.prepare.corpus:
+        from polyvox.data.emotion_corpora import PREPARERS
+
+        p = data.prepare
+        if data.train_manifest:
+            raise ValueError("set either data.train_manifest or data.prepare.corpus, not both")
+        if p.corpus not in PREPARERS:
+            raise ValueError(f"data.prepare.corpus: unknown corpus {p.corpus!r}; expected one of {sorted(PREPARERS)}")
+        if not p.root:
+            raise ValueError(f"data.prepare.root is empty: where is the {p.corpus} corpus?")
+        return PREPARERS[p.corpus](p.root, p.out_dir or f"work/{p.corpus}")
     if not data.train_manifest:
         return synthesize(data.synth, data.label_key)
     paths = {"train": data.train_manifest, "dev": data.dev_manifest, "test": data.test_manifest}
@@ -673,9 +702,9 @@ def fewshot_data(cfg: ClassificationConfig) -> tuple[list[Utterance], list[Utter
     keep = partial(filter_manifest, min_duration=data.min_duration, max_duration=data.max_duration,
                    languages=[fs.target_lang])
     if fs.target_utts > 0:
-        if data.train_manifest:
-            raise ValueError("fewshot.target_utts > 0 synthesizes the target language, but data.train_manifest is "
-                             "set; use target_utts: 0 to take the target language from the manifests")
+        if not uses_synth(data):
+            raise ValueError("fewshot.target_utts > 0 synthesizes the target language, but the data is a real corpus; "
+                             "use target_utts: 0 to take the target language from its manifests")
         out = synth_dir(data.synth).parent / f"{synth_dir(data.synth).name}-target-{fs.target_lang}-{fs.target_utts}"
         paths = synthesize(data.synth, data.label_key, out, [fs.target_lang], fs.target_utts, fs.target_speakers)
         utts = [u for p in paths.values() for u in keep(read_manifest(p))]
@@ -782,7 +811,7 @@ def write_overview(cfg: ClassificationConfig, matrix: dict, fewshot_result: dict
     run_dir = Path(cfg.run_dir)
     multi = run_dir / f"from-{MULTILINGUAL}" / "results.json"
     lines = [f"# {run_dir.name}: {cfg.data.label_key} classification, cross-lingual protocols\n"]
-    if not cfg.data.train_manifest:
+    if uses_synth(cfg.data):
         lines.append(f"SYNTHETIC corpus ({cfg.data.synth.task}, espeak-ng): a pipeline check, not a "
                      f"{cfg.data.synth.task} result (docs/classification.md). {minutes:.1f} min in all.\n")
     if multi.exists():

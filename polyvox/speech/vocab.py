@@ -86,11 +86,12 @@ def utterance_tokens(utt: Utterance, unit: str) -> list[str]:
 
 
 def tokens_to_text(tokens: Sequence[str], unit: str) -> str:
-    """Inverse of the tokenizers: chars -> "hi you"; phonemes -> "h a | j u" (segments spaced)."""
+    """Inverse of the tokenizers: chars -> "hi you"; phonemes -> "h a | j u" (segments spaced).
+    The blank is dropped and ``<unk>`` kept, as ``transformers.pipeline`` prints CTC output."""
     toks = [t for t in tokens if t != BLANK]
     if unit == "char":
         return "".join(" " if t == WORD else t for t in toks).strip()
-    return " ".join(toks).strip(" |")
+    return " ".join(toks).strip()
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,139 @@
+"""``polyvox eval``, ``polyvox transcribe`` and ``polyvox export`` for trained CTC runs.
+
+    polyvox eval RUN --manifest test.jsonl [--langs en,es] [--beam 16 --lm]   per-language table
+    polyvox transcribe RUN a.wav b.flac ...                                    one line per file
+    polyvox export RUN OUT                                                     Hugging Face directory
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+
+def _add_common(p) -> None:
+    p.add_argument("run", help="trained run directory (holds config.yaml, vocab.json, model.safetensors)")
+    p.add_argument("--beam", type=int, default=0, help="beam search with this width (default: the run's decoding)")
+    p.add_argument("--greedy", action="store_true", help="greedy decoding regardless of the run's config")
+    p.add_argument("--lm", action="store_true", help="with --beam: use the run's n-gram LM (lm.arpa)")
+    p.add_argument("--lm-alpha", type=float, default=None, help="LM weight")
+    p.add_argument("--lm-beta", type=float, default=None, help="word insertion bonus")
+    p.add_argument("--device", default=None, help="cpu / cuda (default: cuda if available)")
+    p.add_argument("--threads", type=int, default=0, help="torch CPU threads (default: torch's choice)")
+    p.add_argument("--batch-seconds", type=float, default=120.0, help="padded audio per batch (default 120)")
+
+
+def _load(args):
+    import dataclasses
+    from pathlib import Path
+
+    import torch
+
+    from polyvox.speech.asr import CONFIG_FILE, LM_FILE, AsrConfig, load_run
+    from polyvox.train.config import load_config
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    decode = load_config(AsrConfig, Path(args.run) / CONFIG_FILE).decode if (Path(args.run) / CONFIG_FILE).exists() else None
+    if decode is not None:
+        if args.greedy:
+            decode = dataclasses.replace(decode, method="greedy")
+        elif args.beam:
+            decode = dataclasses.replace(decode, method="beam", beam_width=args.beam)
+        if args.lm:
+            if not (Path(args.run) / LM_FILE).exists():
+                raise FileNotFoundError(f"{Path(args.run) / LM_FILE}: no LM in this run (train with decode.lm_order=3)")
+            decode = dataclasses.replace(decode, lm_path=str(Path(args.run) / LM_FILE))
+        if args.lm_alpha is not None:
+            decode = dataclasses.replace(decode, lm_alpha=args.lm_alpha)
+        if args.lm_beta is not None:
+            decode = dataclasses.replace(decode, lm_beta=args.lm_beta)
+    return load_run(args.run, decode=decode, device=args.device)
+
+
+def _fail(cmd: str, e: Exception) -> int:
+    print(f"polyvox {cmd}: error: {e}", file=sys.stderr)
+    return 2
+
+
+# ----------------------------------------------------------------------------------- eval
+
+
+def add_eval_arguments(p) -> None:
+    _add_common(p)
+    p.add_argument("--manifest", required=True, help="JSONL manifest to score")
+    p.add_argument("--langs", default="", help="comma-separated languages to keep (default: all)")
+    p.add_argument("--out", default="", help="also write the summary (JSON) and predictions (.predictions.jsonl) here")
+
+
+def run_eval(args) -> int:
+    from polyvox.data.manifest import ManifestError, filter_manifest, read_manifest
+    from polyvox.speech.asr import evaluate_utterances, nan_to_none
+    from polyvox.speech.metrics import results_table
+
+    try:
+        run = _load(args)
+        utts = read_manifest(args.manifest)
+        langs = [l for l in args.langs.split(",") if l]
+        utts = filter_manifest(utts, languages=langs or None)
+        if not utts:
+            raise ValueError(f"{args.manifest}: no utterances for languages {langs}")
+        summary, rows = evaluate_utterances(run, utts, max_batch_seconds=args.batch_seconds)
+    except (FileNotFoundError, ManifestError, ValueError) as e:
+        return _fail("eval", e)
+    seen = json.loads((run.run_dir / "results.json").read_text())["train_langs"] if (run.run_dir / "results.json").exists() else None
+    print(f"{args.run} on {args.manifest} ({run.unit} targets, {run.config.decode.method} decoding)\n")
+    print(results_table(summary, seen=seen))
+    if args.out:
+        from pathlib import Path
+
+        out = Path(args.out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps({l: {k: nan_to_none(v) for k, v in s.items()} for l, s in summary.items()}, indent=1))
+        with open(out.with_suffix(".predictions.jsonl"), "w", encoding="utf-8") as f:
+            for r in rows:
+                f.write(json.dumps({k: r[k] for k in ("id", "language", "ref", "hyp")}, ensure_ascii=False) + "\n")
+    return 0
+
+
+# ----------------------------------------------------------------------------------- transcribe
+
+
+def add_transcribe_arguments(p) -> None:
+    _add_common(p)
+    p.add_argument("audio", nargs="+", help="audio files (wav, flac, ogg, mp3); resampled to 16 kHz")
+    p.add_argument("--json", action="store_true", help="print JSON lines {audio, text} instead of 'path<TAB>text'")
+
+
+def run_transcribe(args) -> int:
+    from polyvox.data.audio import AudioError, load_audio
+    from polyvox.speech.asr import transcribe
+
+    try:
+        run = _load(args)
+        wavs = [load_audio(path, 16000, allow_silence=True)[0] for path in args.audio]
+    except (FileNotFoundError, AudioError, ValueError) as e:
+        return _fail("transcribe", e)
+    for path, text in zip(args.audio, transcribe(run, wavs, max_batch_seconds=args.batch_seconds)):
+        print(json.dumps({"audio": path, "text": text}, ensure_ascii=False) if args.json else f"{path}\t{text}")
+    return 0
+
+
+# ----------------------------------------------------------------------------------- export
+
+
+def add_export_arguments(p) -> None:
+    p.add_argument("run", help="trained run directory")
+    p.add_argument("out", help="output directory for the Hugging Face model + processor")
+
+
+def run_export(args) -> int:
+    from polyvox.speech.export import ExportError, export_run
+
+    try:
+        out = export_run(args.run, args.out)
+    except (ExportError, FileNotFoundError) as e:
+        return _fail("export", e)
+    print(f"exported {args.run} -> {out}\n"
+          f"  transformers.pipeline('automatic-speech-recognition', model='{out}')")  # fmt: skip
+    return 0

@@ -1,0 +1,95 @@
+"""End-to-end debug runs of recipes/asr_ctc on the tiny built-in corpus (few steps, tiny model):
+the run directory's contents, then the eval / transcribe / export CLIs on the trained run,
+few-shot adaptation from it, and the transfer-matrix protocol."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from polyvox.cli import main as cli
+
+ROOT = Path(__file__).resolve().parents[1]
+CONFIGS = ROOT / "recipes" / "asr_ctc" / "configs"
+TINY_MODEL = ["model.d_model=32", "model.num_layers=1", "model.num_heads=2", "model.ffn_dim=64", "model.n_mels=40"]
+
+
+def debug_overrides(corpus, run_dir, steps=6):
+    return [f"run_dir={run_dir}", f"data.train_manifest={corpus['train']}", f"data.dev_manifest={corpus['dev']}",
+            f"data.test_manifest={corpus['test']}", f"train.max_steps={steps}", "train.eval_every=3",
+            "train.warmup_steps=2", "train.log_every=2", "data.max_batch_seconds=20", *TINY_MODEL]
+
+
+@pytest.fixture(scope="module")
+def trained_run(tiny_corpus, tmp_path_factory):
+    run_dir = tmp_path_factory.mktemp("asr") / "run"
+    overrides = debug_overrides(tiny_corpus, run_dir) + ["data.train_langs=[en,es]", "decode.lm_order=2"]
+    assert cli(["train", str(CONFIGS / "base.yaml"), *overrides]) == 0
+    return run_dir
+
+
+@pytest.mark.slow
+def test_recipe_run_directory(trained_run):
+    names = {p.name for p in trained_run.iterdir()}
+    assert {"config.yaml", "vocab.json", "model.safetensors", "results.md", "results.json", "metrics.jsonl",
+            "predictions.jsonl", "lm.arpa", "loss_curve.png", "test_per.png", "checkpoints"} <= names
+    results = json.loads((trained_run / "results.json").read_text())
+    assert results["train_langs"] == ["en", "es"] and results["steps"] == 6
+    assert set(results["summary"]) == {"de", "en", "es", "all"}  # de is evaluated although unseen
+    assert 0.0 <= results["summary"]["de"]["per"] <= 1.5
+    table = (trained_run / "results.md").read_text()
+    assert "| de | no |" in table and "| en | yes |" in table and "mean unseen" in table
+    evals = [json.loads(l) for l in (trained_run / "metrics.jsonl").read_text().splitlines()]
+    assert any("dev/per/de" in row for row in evals)
+
+
+@pytest.mark.slow
+def test_eval_and_transcribe_cli(trained_run, tiny_corpus, capsys, tmp_path):
+    out = tmp_path / "eval.json"
+    assert cli(["eval", str(trained_run), "--manifest", str(tiny_corpus["test"]), "--langs", "en,de",
+                "--out", str(out)]) == 0
+    table = capsys.readouterr().out
+    assert "| en | yes |" in table and "| de | no |" in table and "| es |" not in table
+    summary = json.loads(out.read_text())
+    assert set(summary) == {"de", "en", "all"}
+    results = json.loads((trained_run / "results.json").read_text())["summary"]
+    assert summary["de"]["per"] == pytest.approx(results["de"]["per"])  # same model, same data, same decoding
+
+    wavs = sorted((Path(tiny_corpus["test"]).parent / "wavs" / "en").glob("*.wav"))[:3]
+    assert cli(["transcribe", str(trained_run), *map(str, wavs), "--json"]) == 0
+    lines = [json.loads(l) for l in capsys.readouterr().out.splitlines()]
+    assert [l["audio"] for l in lines] == list(map(str, wavs)) and all(isinstance(l["text"], str) for l in lines)
+
+    assert cli(["transcribe", str(trained_run), str(wavs[0]), "--beam", "4", "--lm"]) == 0
+    assert capsys.readouterr().out.startswith(str(wavs[0]) + "\t")
+
+    assert cli(["transcribe", str(trained_run), str(tmp_path / "missing.wav")]) == 2
+    assert "missing.wav: file not found" in capsys.readouterr().err
+    assert cli(["export", str(trained_run), str(tmp_path / "hf")]) == 2
+    assert "cannot be exported" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_fewshot_adaptation_extends_the_vocabulary(trained_run, tiny_corpus, tmp_path):
+    from polyvox.speech.vocab import Vocab
+
+    run_dir = tmp_path / "fewshot"
+    overrides = debug_overrides(tiny_corpus, run_dir, steps=2) + [
+        f"init_from={trained_run}", "data.train_langs=[de]", "data.fewshot_minutes=0.2", "data.eval_langs=[de]"]
+    assert cli(["train", str(CONFIGS / "base.yaml"), *overrides]) == 0
+    base, adapted = Vocab.load(trained_run / "vocab.json"), Vocab.load(run_dir / "vocab.json")
+    assert adapted.tokens[: len(base)] == base.tokens and len(adapted) > len(base)  # German-only phonemes added
+    results = json.loads((run_dir / "results.json").read_text())
+    assert results["train_langs"] == ["de"] and set(results["summary"]) == {"de", "all"}
+
+
+@pytest.mark.slow
+def test_transfer_protocol_writes_the_matrix(tiny_corpus, tmp_path):
+    run_dir = tmp_path / "transfer"
+    overrides = debug_overrides(tiny_corpus, run_dir, steps=2) + ["protocol=transfer", "data.train_langs=[en,es]"]
+    assert cli(["train", str(CONFIGS / "base.yaml"), *overrides]) == 0
+    matrix = json.loads((run_dir / "transfer.json").read_text())
+    assert set(matrix) == {"en", "es"} and set(matrix["en"]) == {"de", "en", "es"}
+    assert "| en |" in (run_dir / "transfer.md").read_text()
+    assert (run_dir / "transfer.png").read_bytes()[:4] == b"\x89PNG"
+    assert (run_dir / "from-es" / "results.md").exists()
