@@ -1,9 +1,11 @@
 """Training-loop benchmarks: polyvox ``fit()`` vs Hugging Face ``Trainer`` vs SpeechBrain ``Brain``,
 bucketed vs random batches, and the loop's overhead over a bare forward/backward/step loop.
 
-    .venv/bin/python benchmarks/bench_loop.py --utts-per-lang 40 --steps 20 --repeats 3
+    .venv/bin/python benchmarks/bench_loop.py --threads 1 --utts-per-lang 80 --max-seconds 40 \
+        --warmup 3 --steps 16 --repeats 5 --fixed-steps 100 --bucket-repeats 4
 
-Everything runs in one process on the same CPU thread count (``--threads``):
+Everything runs in one process on the same CPU thread count (``--threads``), after
+``--process-warmup`` seconds of untimed training:
 
 * **Frameworks.** The same CTC model (``polyvox.speech.models``, fbank + Conformer, recipe
   defaults unless ``--tiny``), the same AdamW (``polyvox.train.loop.make_optimizer``), the same
@@ -15,9 +17,12 @@ Everything runs in one process on the same CPU thread count (``--threads``):
   ``warmup`` to the end of the last one (an optimizer ``step`` post-hook, identical for all),
   so model/framework setup, warm-up and the final checkpoint are excluded while data loading,
   logging and progress bars inside the loop are included. Frameworks are interleaved, in a
-  rotating order, ``--repeats`` times; the median is reported.
+  rotating order, ``--repeats`` times after one untimed pass over the plan; medians reported.
+  Wall time and process CPU time are both reported (CPU time is steadier on a shared machine).
 * **Loop overhead.** A bare loop (forward, CTC loss, backward, clip, AdamW step, LR step,
   zero_grad) on the same batches, interleaved with the above: ``overhead = 1 - bare / fit``.
+  The same four loops around a near-zero model (``--fixed-steps``) give each loop's fixed cost
+  per step directly.
 * **Bucketed vs random.** ``fit()`` for one epoch of the train split with
   ``DurationBucketSampler`` vs ``random_batch_sampler`` (same ``--max-seconds``); utterances and
   audio seconds per second of training (first step excluded as warm-up).

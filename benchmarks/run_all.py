@@ -24,8 +24,9 @@ OUT = "work/bench/run_all"
 
 # Small sizes per script; the README sections give the full commands.
 SMALL: dict[str, list[str]] = {
+    "bench_transcribe.py": ["--n", "16"],
     "synth_throughput.py": ["--langs", "en,es", "--utts-per-lang", "10", "--out", f"{OUT}/synth_throughput.md"],
-    "bench_loop.py": ["--tiny", "--utts-per-lang", "10", "--steps", "4", "--warmup", "1", "--repeats", "1",
+    "bench_loop.py": ["--tiny", "--threads", "1", "--utts-per-lang", "10", "--steps", "4", "--warmup", "1", "--repeats", "1",
                       "--fixed-steps", "20", "--work", f"{OUT}/loop", "--out", f"{OUT}/bench_loop.md"],
 }  # fmt: skip
 

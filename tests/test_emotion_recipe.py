@@ -56,7 +56,7 @@ def check_protocol_outputs(run: Path, train_langs: list[str], target: str, shots
 
     few = json.loads((run / "fewshot.json").read_text())
     assert few["target_lang"] == target and target not in few["source_langs"]
-    methods = ["finetune", "fomaml", "maml"]
+    methods = ["finetune", "fomaml", "maml", "fomaml+ft", "maml+ft"]
     assert {(r["k"], r["method"], r["seed"]) for r in few["rows"] if r["method"] != "none"} == {
         (k, m, s) for k in shots for m in methods for s in seeds}
     summary = {(s["k"], s["method"]): s for s in few["summary"]}
@@ -65,7 +65,8 @@ def check_protocol_outputs(run: Path, train_langs: list[str], target: str, shots
     table = (run / "fewshot.md").read_text()
     for k in shots:
         assert f"\n| {k} | " in table
-    assert "fine-tune macro-F1 %" in table and "MAML macro-F1 %" in table and "FOMAML UAR %" in table
+    assert "| k / class (macro-F1 %) | fine-tune | FOMAML | MAML | FOMAML init + fine-tune | MAML init + fine-tune |" \
+        in table and "| k / class (UAR %) |" in table
     overview = (run / "results.md").read_text()
     for section in ("Multilingual model", "In-language", "Transfer matrix", "Few-shot"):
         assert section in overview
@@ -153,13 +154,23 @@ def test_fewshot_experiment_rows_and_adaptation_helps():
         opt.step()
     fs = C.FewShotConfig(shots=[2, 10], seeds=[0, 1], meta_steps=20, meta_shots=3, meta_query=5, meta_tasks=3)
     rows = C.fewshot_experiment(head, langs, pool, test, fs, 3)
-    assert len(rows) == 1 + 2 * 2 * 3  # "none" + seeds x shots x methods
+    assert len(rows) == 1 + 2 * 2 * 5  # "none" + seeds x shots x methods
     summary = {(s["k"], s["method"]): s for s in C.fewshot_summary(rows)}
-    for m in ("finetune", "maml", "fomaml"):
+    for m in C.FEWSHOT_METHODS:
         assert summary[(10, m)]["macro_f1_mean"] >= summary[(0, "none")]["macro_f1_mean"] - 0.05
     assert summary[(10, "finetune")]["uar_mean"] > 0.6  # chance is 1/3
     # the source head itself is never modified
     assert head[2].p == 0.1 and C.fewshot_experiment(head, langs, pool, test, fs, 3)[0] == rows[0]
+
+
+def test_plain_head_computes_the_same_function():
+    torch.manual_seed(0)
+    head = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.ReLU(), torch.nn.Dropout(0.5), torch.nn.Linear(8, 2))
+    x = 10 * torch.randn(50, 4) + 3
+    plain = C.plain_head(head, x)
+    assert not any(isinstance(m, torch.nn.Dropout) for m in plain.modules())
+    assert torch.allclose(plain(x), head.eval()(x), atol=1e-4)
+    assert [n for n, _ in plain.named_parameters()] == ["1.weight", "1.bias", "3.weight", "3.bias"]  # stats are buffers
 
 
 def test_maml_meta_training_changes_the_head_and_first_order_differs():
@@ -180,7 +191,7 @@ def test_fewshot_table_has_a_row_per_k_and_a_column_per_method():
                 rows.append({"method": m, "k": k, "seed": s, "macro_f1": v, "uar": v, "accuracy": v})
     table = C.fewshot_table(C.fewshot_summary(rows), "macro_f1")
     lines = table.splitlines()
-    assert lines[0] == "| k / class | fine-tune macro-F1 % | MAML macro-F1 % |"
+    assert lines[0] == "| k / class (macro-F1 %) | fine-tune | MAML |"
     assert lines[2] == "| 10 | 60.0 ± 10.0 | 60.0 ± 10.0 |" and lines[3].startswith("| 50 |")
     assert len(lines) == 4
 

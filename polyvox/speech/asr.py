@@ -304,9 +304,17 @@ def pad_wavs(wavs: Sequence[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
     return out, lens
 
 
-def transcribe(run: AsrRun, wavs: Sequence, max_batch_seconds: float = 120.0) -> list[str]:
+def default_batch_seconds(device: torch.device) -> float:
+    """Padded audio per inference batch: large on a GPU; ~10 s on a CPU, where activations of
+    bigger batches fall out of the cache and make every utterance slower."""
+    return 240.0 if device.type == "cuda" else 10.0
+
+
+@torch.inference_mode()
+def transcribe(run: AsrRun, wavs: Sequence, max_batch_seconds: float | None = None) -> list[str]:
     """Decode 16 kHz waveforms (each (time,), numpy or torch) in length-sorted batches;
     returns text in input order (characters with spaces, or IPA segments separated by spaces)."""
+    max_batch_seconds = max_batch_seconds or default_batch_seconds(run.device)
     wavs = [torch.as_tensor(w, dtype=torch.float32) for w in wavs]
     out: list[str] = [""] * len(wavs)
     for idx in batches_by_length([len(w) for w in wavs], max_batch_seconds):
@@ -316,10 +324,11 @@ def transcribe(run: AsrRun, wavs: Sequence, max_batch_seconds: float = 120.0) ->
     return out
 
 
-def evaluate_utterances(run: AsrRun, utts: Sequence[Utterance], max_batch_seconds: float = 120.0,
+def evaluate_utterances(run: AsrRun, utts: Sequence[Utterance], max_batch_seconds: float | None = None,
                         num_workers: int = 0) -> tuple[dict, list[dict]]:
     """Decode manifest rows and score them. Returns (per-language summary from
     :func:`polyvox.speech.metrics.summarize`, rows {id, language, ref, hyp, counts})."""
+    max_batch_seconds = max_batch_seconds or default_batch_seconds(run.device)
     from polyvox.data.collate import collate_audio
     from polyvox.data.dataset import AudioDataset
     from polyvox.data.sampler import DurationBucketSampler

@@ -20,7 +20,8 @@ def _add_common(p) -> None:
     p.add_argument("--lm-beta", type=float, default=None, help="word insertion bonus")
     p.add_argument("--device", default=None, help="cpu / cuda (default: cuda if available)")
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (default: torch's choice)")
-    p.add_argument("--batch-seconds", type=float, default=120.0, help="padded audio per batch (default 120)")
+    p.add_argument("--batch-seconds", type=float, default=None,
+                   help="padded audio per batch (default: 10 on CPU, 240 on GPU)")
 
 
 def _load(args):

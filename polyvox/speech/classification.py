@@ -70,8 +70,11 @@ HF_CONFIG_FILE = "hf_config.json"
 MODEL_FILE = "model.safetensors"
 MULTILINGUAL = "all"  # name of the transfer-matrix row trained on every language
 SYNTH_LABEL_KEYS = {"emotion": "emotion", "abuse": "label"}
-FEWSHOT_METHODS = ("finetune", "fomaml", "maml")
-METHOD_NAMES = {"finetune": "fine-tune", "fomaml": "FOMAML", "maml": "MAML", "none": "no adaptation"}
+# finetune: the source head fine-tuned; fomaml / maml: meta-trained head + inner-loop SGD (classic);
+# *+ft: the meta-trained head fine-tuned exactly like the baseline (only the starting point differs).
+FEWSHOT_METHODS = ("finetune", "fomaml", "maml", "fomaml+ft", "maml+ft")
+METHOD_NAMES = {"finetune": "fine-tune", "fomaml": "FOMAML", "maml": "MAML", "fomaml+ft": "FOMAML init + fine-tune",
+                "maml+ft": "MAML init + fine-tune", "none": "no adaptation"}
 
 
 # ----------------------------------------------------------------------------------- config
@@ -141,9 +144,9 @@ class FewShotConfig:
     methods: list[str] = field(default_factory=lambda: list(FEWSHOT_METHODS))
     finetune_lr: float = 5e-3  # Adam on the head, full-batch steps on the k-shot support set
     finetune_steps: int = 50
-    inner_lr: float = 0.1  # MAML inner-loop SGD learning rate
+    inner_lr: float = 0.01  # MAML inner-loop SGD learning rate (on standardized embeddings)
     inner_steps: int = 5  # inner steps while meta-training
-    test_inner_steps: int = 10  # inner steps when adapting to the target language
+    test_inner_steps: int = 5  # inner-loop steps when (fo)maml adapts to the target language
     meta_steps: int = 200  # outer updates
     meta_lr: float = 1e-3  # Adam on the meta-gradient
     meta_tasks: int = 4  # languages per meta-batch
@@ -577,13 +580,35 @@ def head_loss(model_fn, batch) -> torch.Tensor:
     return F.cross_entropy(model_fn(x), y)
 
 
-def plain_head(head: torch.nn.Module) -> torch.nn.Module:
-    """A copy of ``head`` without dropout, so adaptation and its evaluation are deterministic."""
-    head = copy.deepcopy(head)
-    for name, mod in list(head.named_children()):
-        if isinstance(mod, torch.nn.Dropout):
-            setattr(head, name, torch.nn.Identity())
-    return head.eval()
+class Standardize(torch.nn.Module):
+    """``(x - mean) / std`` with fixed buffers (never adapted): (N, D) -> (N, D)."""
+
+    def __init__(self, mean: torch.Tensor, std: torch.Tensor):
+        super().__init__()
+        self.register_buffer("mean", mean.clone())
+        self.register_buffer("std", std.clone())
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return (x - self.mean) / self.std
+
+
+def plain_head(head: torch.nn.Module, x: torch.Tensor) -> torch.nn.Sequential:
+    """The same function as ``head`` (eval mode), reparameterized for gradient steps: without
+    dropout (deterministic adaptation), and with its input standardized by the statistics of
+    ``x`` (N, D) while the first linear layer absorbs the inverse, ``W' = W * std``,
+    ``b' = b + W @ mean``. Outputs are unchanged; plain SGD (the MAML inner loop) no longer
+    has to cope with badly scaled embedding dimensions."""
+    layers = [copy.deepcopy(m) for m in (head if isinstance(head, torch.nn.Sequential) else [head])]
+    layers = [m for m in layers if not isinstance(m, torch.nn.Dropout)]
+    first = layers[0]
+    if not isinstance(first, torch.nn.Linear):
+        raise TypeError(f"the head must start with a Linear layer, got {type(first).__name__}")
+    mean, std = x.mean(0), x.std(0).clamp(min=1e-4)
+    with torch.no_grad():
+        if first.bias is not None:
+            first.bias.add_(first.weight @ mean)
+        first.weight.mul_(std)
+    return torch.nn.Sequential(Standardize(mean, std), *layers).eval()
 
 
 def meta_train(head: torch.nn.Module, source: dict[str, tuple[torch.Tensor, torch.Tensor]], fs: FewShotConfig,
@@ -633,9 +658,11 @@ def fewshot_experiment(head: torch.nn.Module, source: dict[str, tuple[torch.Tens
 
     The encoder + pooling of a model trained on the source languages are frozen; only the MLP
     head adapts (what keeps second-order MAML and many seeds CPU-cheap). Every method starts
-    from the source model's head: ``finetune`` adapts it with Adam on the k-shot support set;
-    ``maml`` / ``fomaml`` first meta-train it on episodes of the source languages (one task =
-    one language), then adapt with the inner-loop SGD. ``none`` (k = 0) is the head as is.
+    from the source model's head (see :func:`plain_head`): ``finetune`` adapts it with Adam on
+    the k-shot support set; ``maml`` / ``fomaml`` first meta-train it on episodes of the source
+    languages (one task = one language), then adapt with the inner-loop SGD, as meta-trained;
+    ``maml+ft`` / ``fomaml+ft`` fine-tune the meta-trained head exactly like ``finetune``, so
+    only the starting point differs. ``none`` (k = 0) is the head as is.
     Returns rows ``{"method", "k", "seed", "macro_f1", "uar", "accuracy"}``.
     """
     from polyvox.train.maml import finetune
@@ -643,20 +670,21 @@ def fewshot_experiment(head: torch.nn.Module, source: dict[str, tuple[torch.Tens
     unknown = [m for m in fs.methods if m not in FEWSHOT_METHODS]
     if unknown:
         raise ValueError(f"fewshot.methods: unknown {unknown}; choose from {list(FEWSHOT_METHODS)}")
-    head = plain_head(head)
+    head = plain_head(head, torch.cat([x for x, _ in source.values()]))
     rows = [{"method": "none", "k": 0, "seed": None, **score_head(head, *test, num_classes)}]
     for seed in fs.seeds:
         starts = {m: meta_train(head, source, fs, first_order=m == "fomaml", seed=seed, num_classes=num_classes)
-                  for m in fs.methods if m != "finetune"}
+                  for m in ("fomaml", "maml") if m in fs.methods or f"{m}+ft" in fs.methods}
         for k in fs.shots:
             idx = sample_shots(pool[1], k, random.Random(f"shots:{seed}:{k}"), num_classes)
             support = (pool[0][idx], pool[1][idx])
             for m in fs.methods:
                 torch.manual_seed(seed)
-                if m == "finetune":
-                    tuned = finetune(head, [support], head_loss, lr=fs.finetune_lr, steps=fs.finetune_steps)
-                else:
+                if m in ("fomaml", "maml"):
                     tuned = maml_adapt(starts[m], support, fs)
+                else:
+                    start = head if m == "finetune" else starts[m.removesuffix("+ft")]
+                    tuned = finetune(start, [support], head_loss, lr=fs.finetune_lr, steps=fs.finetune_steps)
                 rows.append({"method": m, "k": k, "seed": seed, **score_head(tuned, *test, num_classes)})
     return rows
 
@@ -678,10 +706,9 @@ def fewshot_summary(rows: Sequence[dict]) -> list[dict]:
 
 def fewshot_table(summary: Sequence[dict], metric: str = "macro_f1") -> str:
     """Markdown: rows = k shots per class, columns = methods, cells = mean ± std over seeds in %."""
-    methods = [m for m in (*FEWSHOT_METHODS, "none") if any(s["method"] == m for s in summary)]
-    methods = [m for m in methods if m != "none"]
+    methods = [m for m in FEWSHOT_METHODS if any(s["method"] == m for s in summary)]
     by = {(s["k"], s["method"]): s for s in summary}
-    lines = [f"| k / class | " + " | ".join(f"{METHOD_NAMES[m]} {cls_metrics.METRIC_NAMES[metric]} %" for m in methods)
+    lines = [f"| k / class ({cls_metrics.METRIC_NAMES[metric]} %) | " + " | ".join(METHOD_NAMES[m] for m in methods)
              + " |", "|---:|" + "---:|" * len(methods)]
     for k in sorted({s["k"] for s in summary if s["method"] != "none"}):
         cells = []
@@ -755,7 +782,12 @@ def fewshot(cfg: ClassificationConfig) -> dict:
     counts = np.bincount(pool[1].numpy(), minlength=len(vocab)).tolist()
     print(f"few-shot {fs.target_lang}: support pool {len(pool[0])} ({dict(zip(vocab, counts))}), "
           f"test {len(test[0])}; source tasks {src_langs}", flush=True)
-    rows = fewshot_experiment(run.model.head, source, pool, test, fs, len(vocab))
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # tiny matrices: threads only add overhead (and fight other jobs)
+    try:
+        rows = fewshot_experiment(run.model.head, source, pool, test, fs, len(vocab))
+    finally:
+        torch.set_num_threads(threads)
     summary = fewshot_summary(rows)
     minutes = (time.time() - t0) / 60
     result = {"target_lang": fs.target_lang, "source_run": str(source_dir), "source_langs": src_langs,
@@ -778,10 +810,12 @@ def fewshot_markdown(result: dict) -> str:
         f"seeds {fs['seeds']} (support sample and meta-training change with the seed, the encoder does not). "
         f"No adaptation (k = 0): macro-F1 {100 * zero['macro_f1_mean']:.1f} %, UAR {100 * zero['uar_mean']:.1f} %.\n\n"
         f"{fewshot_table(result['summary'], 'macro_f1')}\n\n{fewshot_table(result['summary'], 'uar')}\n\n"
-        f"fine-tune: Adam lr {fs['finetune_lr']}, {fs['finetune_steps']} full-batch steps. (FO)MAML: "
-        f"{fs['meta_steps']} meta-steps of {fs['meta_tasks']} languages, episodes {fs['meta_shots']} support + "
-        f"{fs['meta_query']} query per class, inner SGD lr {fs['inner_lr']} x {fs['inner_steps']} steps; at test "
-        f"{fs['test_inner_steps']} inner steps. {result['minutes']:.1f} min.\n")
+        f"fine-tune: the source head, Adam lr {fs['finetune_lr']}, {fs['finetune_steps']} full-batch steps on the "
+        f"k-shot support set. FOMAML / MAML (first / second order): the head meta-trained for {fs['meta_steps']} "
+        f"meta-steps of {fs['meta_tasks']} source languages (episodes of {fs['meta_shots']} support + "
+        f"{fs['meta_query']} query utterances per class, inner SGD lr {fs['inner_lr']} x {fs['inner_steps']} "
+        f"steps), adapted with {fs['test_inner_steps']} inner-loop SGD steps. \"init + fine-tune\": the meta-trained "
+        f"head adapted like fine-tune. {result['minutes']:.1f} min.\n")
 
 
 # ----------------------------------------------------------------------------------- protocols

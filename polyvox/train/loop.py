@@ -145,13 +145,14 @@ class _Window:
         self.loss = self.loss + loss.detach().float()
         self.n += 1
         self.rows += rows or 0
-        for k, v in logs.items():
-            self.logs[k] = self.logs.get(k, 0.0) + float(v)
+        for k, v in logs.items():  # tensors stay on the device until the log row (no per-step sync)
+            v = v.detach().float() if isinstance(v, torch.Tensor) else float(v)
+            self.logs[k] = self.logs.get(k, 0.0) + v
 
     def row(self, accelerator, lr: float, epoch: int) -> dict:
         mean = torch.as_tensor(self.loss / max(self.n, 1), device=accelerator.device)
         row = {"train/loss": accelerator.reduce(mean, "mean").item(), "train/lr": lr, "train/epoch": epoch}
-        row.update({f"train/{k}": v / self.n for k, v in self.logs.items()})
+        row.update({f"train/{k}": float(v) / self.n for k, v in self.logs.items()})
         if self.grad_norm is not None:
             row["train/grad_norm"] = float(self.grad_norm)
         if self.rows:
