@@ -22,6 +22,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "transcribe": ("polyvox.speech.asr_cli", "transcribe audio files with a trained ASR run"),
     "export": ("polyvox.speech.asr_cli", "export an ASR run as a Hugging Face model directory"),
     "classify": ("polyvox.speech.classify_cli", "label audio files with a trained emotion / abuse classifier"),
+    "phonemes": ("polyvox.speech.phonemes_cli", "transcribe audio into IPA for any espeak-ng language"),
 }
 
 

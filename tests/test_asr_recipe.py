@@ -15,8 +15,8 @@ TINY_MODEL = ["model.d_model=32", "model.num_layers=1", "model.num_heads=2", "mo
 
 
 def debug_overrides(corpus, run_dir, steps=6):
-    return [f"run_dir={run_dir}", f"data.train_manifest={corpus['train']}", f"data.dev_manifest={corpus['dev']}",
-            f"data.test_manifest={corpus['test']}", f"train.max_steps={steps}", "train.eval_every=3",
+    return [f"run_dir={run_dir}", f"data.train_manifests=[{corpus['train']}]", f"data.dev_manifests=[{corpus['dev']}]",
+            f"data.test_manifests=[{corpus['test']}]", f"train.max_steps={steps}", "train.eval_every=3",
             "train.warmup_steps=2", "train.log_every=2", "data.max_batch_seconds=20", *TINY_MODEL]
 
 

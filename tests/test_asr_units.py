@@ -218,3 +218,26 @@ def test_resize_output_keeps_old_rows():
 def test_unknown_backbone_is_a_clear_error():
     with pytest.raises(ValueError, match="unknown model.backbone 'lstm'"):
         models.build_model(models.ModelConfig(backbone="lstm"), 5)
+
+
+# ---------------------------------------------------------------- data selection
+
+
+def test_take_minutes_per_language_is_seeded_and_bounded():
+    from polyvox.speech.asr import take_minutes
+
+    utts = [utt(i, "en" if i % 2 else "es").with_(duration=10.0) for i in range(40)]
+    a = take_minutes(utts, 1.0, seed=3)
+    assert sorted(u.language for u in a) == ["en"] * 6 + ["es"] * 6  # 60 s = 6 clips of 10 s each
+    assert [u.id for u in a] == [u.id for u in take_minutes(utts, 1.0, seed=3)]
+    assert [u.id for u in a] != [u.id for u in take_minutes(utts, 1.0, seed=4)]
+
+
+def test_two_manifests_with_the_same_id_are_an_error(tmp_path):
+    from polyvox.data.manifest import ManifestError, write_manifest
+    from polyvox.speech.asr import read_manifests
+
+    a = write_manifest(tmp_path / "a.jsonl", [utt(1, phonemes="a")])
+    b = write_manifest(tmp_path / "b.jsonl", [utt(2), utt(1)])
+    with pytest.raises(ManifestError, match="id 'u1' also occurs in .*a.jsonl"):
+        read_manifests([a, b])

@@ -18,7 +18,7 @@ import pytest
 import torch
 
 from polyvox.speech import classification as C
-from polyvox.train.config import ConfigError, check_all_keys_used
+from polyvox.train.config import ConfigError, check_all_keys_used, load_config
 
 RECIPE = Path(__file__).resolve().parents[1] / "recipes" / "emotion"
 
@@ -86,11 +86,9 @@ def test_emotion_smoke_runs_every_protocol(tmp_path):
     assert len(preds) == res["summary"]["all"]["num_examples"] > 0
     # a re-run reuses the finished runs instead of training again
     before = (run / "from-en" / "model.safetensors").stat().st_mtime_ns
-    cfg = C.ClassificationConfig()
-    cfg = __import__("polyvox.train.config", fromlist=["load_config"]).load_config(
-        C.ClassificationConfig, RECIPE / "configs" / "smoke.yaml",
-        [f"run_dir={run}", f"data.synth.dir={tmp_path / 'corpus'}", "train.max_steps=2", "train.eval_every=0",
-         "protocol=transfer"])
+    cfg = load_config(C.ClassificationConfig, RECIPE / "configs" / "smoke.yaml",
+                      [f"run_dir={run}", f"data.synth.dir={tmp_path / 'corpus'}", "train.max_steps=2",
+                       "train.eval_every=0", "protocol=transfer"])
     C.run_protocol(cfg)
     assert (run / "from-en" / "model.safetensors").stat().st_mtime_ns == before
 
@@ -170,7 +168,11 @@ def test_plain_head_computes_the_same_function():
     plain = C.plain_head(head, x)
     assert not any(isinstance(m, torch.nn.Dropout) for m in plain.modules())
     assert torch.allclose(plain(x), head.eval()(x), atol=1e-4)
-    assert [n for n, _ in plain.named_parameters()] == ["1.weight", "1.bias", "3.weight", "3.bias"]  # stats are buffers
+    assert [n for n, _ in plain.named_parameters()] == ["1.weight", "1.bias", "4.weight", "4.bias"]  # stats are buffers
+    hidden = plain[2](plain[1](plain[0](x)))  # the second layer's input, standardized on x
+    z = plain[3](hidden)
+    live = hidden.std(0) > 1e-3
+    assert torch.allclose(z.mean(0)[live], torch.zeros(int(live.sum())), atol=1e-4)
 
 
 def test_maml_meta_training_changes_the_head_and_first_order_differs():

@@ -58,7 +58,7 @@ LM_FILE = "lm.arpa"
 
 @dataclass
 class CorpusConfig:
-    """The built-in espeak-ng corpus (used when data.train_manifest is empty)."""
+    """The built-in espeak-ng corpus (used when data.train_manifests is empty)."""
 
     langs: list[str] = field(default_factory=lambda: ["en", "es", "de"])
     utts_per_lang: int = 200
@@ -71,9 +71,9 @@ class CorpusConfig:
 class DataConfig:
     unit: Literal["char", "phoneme"] = "phoneme"
     corpus: CorpusConfig = field(default_factory=CorpusConfig)
-    train_manifest: str = ""  # JSONL manifests; empty = build the corpus above
-    dev_manifest: str = ""
-    test_manifest: str = ""
+    train_manifests: list[str] = field(default_factory=list)  # JSONL manifests; [] = build the corpus above
+    dev_manifests: list[str] = field(default_factory=list)  # (several: e.g. one per Common Voice language)
+    test_manifests: list[str] = field(default_factory=list)
     train_langs: list[str] = field(default_factory=list)  # [] = every language in the train manifest
     eval_langs: list[str] = field(default_factory=list)  # [] = every language in the test manifest
     alpha: float = 0.5  # language sampling temperature: 1 natural, 0 uniform over languages
@@ -110,17 +110,33 @@ def corpus_dir(c: CorpusConfig) -> Path:
     return Path("work/corpus") / f"{len(c.langs)}langs-{c.utts_per_lang}-{tag}"
 
 
-def manifest_paths(d: DataConfig) -> dict[str, Path]:
+def manifest_paths(d: DataConfig) -> dict[str, list[Path]]:
     """The train/dev/test manifests, synthesizing the built-in corpus if no manifests are given."""
-    if d.train_manifest:
-        missing = [k for k in ("dev_manifest", "test_manifest") if not getattr(d, k)]
+    if d.train_manifests:
+        missing = [k for k in ("dev_manifests", "test_manifests") if not getattr(d, k)]
         if missing:
-            raise ValueError(f"data.train_manifest is set, so data.{missing[0]} is needed too")
-        return {"train": Path(d.train_manifest), "dev": Path(d.dev_manifest), "test": Path(d.test_manifest)}
+            raise ValueError(f"data.train_manifests is set, so data.{missing[0]} is needed too")
+        return {s: [Path(p) for p in getattr(d, f"{s}_manifests")] for s in ("train", "dev", "test")}
     from polyvox.data.synth import synthesize_corpus
 
     c = d.corpus
-    return synthesize_corpus(corpus_dir(c), c.langs, c.utts_per_lang, seed=c.seed, speakers=c.speakers)
+    paths = synthesize_corpus(corpus_dir(c), c.langs, c.utts_per_lang, seed=c.seed, speakers=c.speakers)
+    return {s: [paths[s]] for s in ("train", "dev", "test")}
+
+
+def read_manifests(paths: Sequence[Path]) -> list[Utterance]:
+    """Rows of several manifests, in order. Raises ManifestError naming the file on a bad row or
+    an id that occurs in two of them."""
+    from polyvox.data.manifest import ManifestError
+
+    out, where = [], {}
+    for p in paths:
+        for u in read_manifest(p):
+            if u.id in where:
+                raise ManifestError(f"{p}: id '{u.id}' also occurs in {where[u.id]}")
+            where[u.id] = p
+            out.append(u)
+    return out
 
 
 def take_minutes(utts: Sequence[Utterance], minutes: float, seed: int = 0) -> list[Utterance]:
@@ -145,18 +161,19 @@ def load_splits(d: DataConfig, seed: int = 0) -> dict[str, list[Utterance]]:
     """Read and filter the manifests: train (train_langs, durations, few-shot subset), dev and
     test (eval_langs). Raises ValueError naming the manifest if a split ends up empty."""
     paths = manifest_paths(d)
-    train = filter_manifest(read_manifest(paths["train"]), languages=d.train_langs or None,
+    train = filter_manifest(read_manifests(paths["train"]), languages=d.train_langs or None,
                             min_duration=d.min_duration, max_duration=d.max_duration)  # fmt: skip
     if d.fewshot_minutes > 0:
         train = take_minutes(train, d.fewshot_minutes, seed)
-    dev = filter_manifest(read_manifest(paths["dev"]), languages=d.eval_langs or None)
-    test = filter_manifest(read_manifest(paths["test"]), languages=d.eval_langs or None)
+    dev = filter_manifest(read_manifests(paths["dev"]), languages=d.eval_langs or None)
+    test = filter_manifest(read_manifests(paths["test"]), languages=d.eval_langs or None)
     if d.dev_utts_per_lang > 0:
         dev = take_per_language(dev, d.dev_utts_per_lang)
     for name, utts in (("train", train), ("dev", dev), ("test", test)):
         if not utts:
             langs = d.train_langs if name == "train" else d.eval_langs
-            raise ValueError(f"{paths[name]}: no utterances left for split '{name}' (languages {langs or 'all'})")
+            files = ", ".join(map(str, paths[name]))
+            raise ValueError(f"{files}: no utterances left for split '{name}' (languages {langs or 'all'})")
     return {"train": train, "dev": dev, "test": test}
 
 

@@ -144,7 +144,7 @@ class FewShotConfig:
     methods: list[str] = field(default_factory=lambda: list(FEWSHOT_METHODS))
     finetune_lr: float = 5e-3  # Adam on the head, full-batch steps on the k-shot support set
     finetune_steps: int = 50
-    inner_lr: float = 0.01  # MAML inner-loop SGD learning rate (on standardized embeddings)
+    inner_lr: float = 0.3  # MAML inner-loop SGD learning rate (the head is standardized: see plain_head)
     inner_steps: int = 5  # inner steps while meta-training
     test_inner_steps: int = 5  # inner-loop steps when (fo)maml adapts to the target language
     meta_steps: int = 200  # outer updates
@@ -594,21 +594,27 @@ class Standardize(torch.nn.Module):
 
 def plain_head(head: torch.nn.Module, x: torch.Tensor) -> torch.nn.Sequential:
     """The same function as ``head`` (eval mode), reparameterized for gradient steps: without
-    dropout (deterministic adaptation), and with its input standardized by the statistics of
-    ``x`` (N, D) while the first linear layer absorbs the inverse, ``W' = W * std``,
-    ``b' = b + W @ mean``. Outputs are unchanged; plain SGD (the MAML inner loop) no longer
-    has to cope with badly scaled embedding dimensions."""
+    dropout (deterministic adaptation), and with the input of every linear layer standardized
+    by its statistics on ``x`` (N, D) while the layer absorbs the inverse (``W' = W * std``,
+    ``b' = b + W @ mean``). Outputs are unchanged, but plain SGD (the MAML inner loop) no longer
+    has to cope with badly scaled embeddings and hidden units."""
     layers = [copy.deepcopy(m) for m in (head if isinstance(head, torch.nn.Sequential) else [head])]
-    layers = [m for m in layers if not isinstance(m, torch.nn.Dropout)]
-    first = layers[0]
-    if not isinstance(first, torch.nn.Linear):
-        raise TypeError(f"the head must start with a Linear layer, got {type(first).__name__}")
-    mean, std = x.mean(0), x.std(0).clamp(min=1e-4)
+    out, a = [], x
     with torch.no_grad():
-        if first.bias is not None:
-            first.bias.add_(first.weight @ mean)
-        first.weight.mul_(std)
-    return torch.nn.Sequential(Standardize(mean, std), *layers).eval()
+        for m in layers:
+            if isinstance(m, torch.nn.Dropout):
+                continue
+            if isinstance(m, torch.nn.Linear):
+                mean, std = a.mean(0), a.std(0).clamp(min=1e-4)
+                if m.bias is not None:
+                    m.bias.add_(m.weight @ mean)
+                m.weight.mul_(std)
+                out.append(Standardize(mean, std))
+                a = m(out[-1](a))
+            else:
+                a = m(a)
+            out.append(m)
+    return torch.nn.Sequential(*out).eval()
 
 
 def meta_train(head: torch.nn.Module, source: dict[str, tuple[torch.Tensor, torch.Tensor]], fs: FewShotConfig,

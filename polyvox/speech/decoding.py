@@ -47,11 +47,11 @@ def apply_posterior_mapping(log_probs: torch.Tensor, mapping: torch.Tensor, redu
     """
     if mapping.dim() != 2 or mapping.shape[0] != log_probs.shape[-1]:
         raise ValueError(f"mapping must have shape ({log_probs.shape[-1]}, V), got {tuple(mapping.shape)}")
+    if reduce not in ("sum", "max"):
+        raise ValueError(f"reduce must be 'sum' or 'max', got {reduce!r}")
     log_m = torch.log(mapping.to(log_probs.device, log_probs.dtype).clamp(min=0))  # -inf where 0
     joint = log_probs.unsqueeze(-1) + log_m  # (B, T, S, V)
     out = torch.logsumexp(joint, dim=-2) if reduce == "sum" else joint.amax(dim=-2)
-    if reduce not in ("sum", "max"):
-        raise ValueError(f"reduce must be 'sum' or 'max', got {reduce!r}")
     return torch.log_softmax(out, dim=-1)
 
 

@@ -90,6 +90,8 @@ ESPEAK_CHARS = {
     "\u203f": TIE,
     "-": "",  # espeak "unreleased/weak" variant marker (ko t-, fr ə-)
     "ᵝ": "",  # ja compressed ɯᵝ
+    "ɚ": "ə˞",  # inside a longer token too (corpus diphthong "aɪɚ"); whole tokens: ESPEAK_TOKENS
+    "ɝ": "ɜ˞",
 }
 # Kirshenbaum "." after a letter = retroflex.
 RETROFLEX = {"t": "ʈ", "d": "ɖ", "s": "ʂ", "z": "ʐ", "n": "ɳ", "l": "ɭ", "r": "ɽ", "ɾ": "ɽ", "c": "ʈ"}

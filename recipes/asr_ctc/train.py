@@ -24,6 +24,7 @@ from functools import partial
 from pathlib import Path
 
 import torch
+from accelerate import PartialState
 
 from polyvox.data.dataset import AudioDataset
 from polyvox.data.sampler import DurationBucketSampler, language_balanced_weights
@@ -52,7 +53,9 @@ def train_and_test(cfg: asr.AsrConfig, run_dir: Path) -> dict:
     seed_everything(cfg.train.seed)
 
     # ---- data: manifests (or the built-in corpus), language filters, few-shot subset
-    splits = asr.load_splits(cfg.data, seed=cfg.train.seed)
+    dist = PartialState()  # under `accelerate launch`: the main process builds the corpus and writes files
+    with dist.main_process_first():
+        splits = asr.load_splits(cfg.data, seed=cfg.train.seed)
     train_utts, unit = splits["train"], cfg.data.unit
     train_langs = sorted({u.language for u in train_utts})
     print(f"train: {len(train_utts)} utts, {sum(u.duration for u in train_utts) / 60:.1f} min, "
@@ -73,8 +76,10 @@ def train_and_test(cfg: asr.AsrConfig, run_dir: Path) -> dict:
         model = build_model(cfg.model, len(vocab))
     print(f"model {cfg.model.backbone}: {count_parameters(model) / 1e6:.2f} M parameters, "
           f"{len(vocab)} {unit} tokens", flush=True)
-    asr.save_run_files(run_dir, cfg, vocab, model)
-    asr.build_lm(run_dir, train_utts, vocab, cfg)
+    if dist.is_main_process:
+        asr.save_run_files(run_dir, cfg, vocab, model)
+        asr.build_lm(run_dir, train_utts, vocab, cfg)
+    dist.wait_for_everyone()
 
     # ---- training batches: duration buckets, language-balanced sampling (temperature alpha)
     train_ds = AudioDataset(train_utts, on_error="skip", report_path=run_dir / "skipped.jsonl")
@@ -96,9 +101,12 @@ def train_and_test(cfg: asr.AsrConfig, run_dir: Path) -> dict:
         return {f"dev/{m}" + ("" if lang == "all" else f"/{lang}"): v
                 for lang, s in summary.items() for m, v in s.items() if m in METRICS}
 
+    t_fit = time.time()
     result = fit(model, loader, loss_step, cfg.train, run_dir, evaluate=evaluate)
-    train_minutes = (time.time() - t0) / 60
+    train_minutes, total_minutes = (time.time() - t_fit) / 60, (time.time() - t0) / 60
 
+    if not dist.is_main_process:
+        return {}
     # ---- final weights: the best checkpoint (by train.best_metric) or the last one
     chosen = result.best_checkpoint or result.last_checkpoint
     shutil.copyfile(chosen / asr.MODEL_FILE, run_dir / asr.MODEL_FILE)
@@ -112,14 +120,16 @@ def train_and_test(cfg: asr.AsrConfig, run_dir: Path) -> dict:
     metric = asr.primary_metric(unit)
     results = {"summary": {l: {k: asr.nan_to_none(v) for k, v in s.items()} for l, s in summary.items()},
                "train_langs": train_langs, "unit": unit, "primary_metric": metric, "checkpoint": str(chosen),
-               "steps": result.step, "best_step": result.best_step, "minutes": train_minutes,
+               "steps": result.step, "best_step": result.best_step, "train_minutes": train_minutes,
+               "total_minutes": total_minutes,
                "parameters": count_parameters(model), "decode": cfg.decode.method}
     (run_dir / "results.json").write_text(json.dumps(results, indent=1), encoding="utf-8")
     table = results_table(summary, seen=train_langs)
     (run_dir / "results.md").write_text(
         f"# {run_dir.name}: test set, {unit} targets, {cfg.decode.method} decoding\n\n"
         f"{count_parameters(model) / 1e6:.2f} M parameters ({cfg.model.backbone}), {result.step} steps, "
-        f"{train_minutes:.1f} min; weights from {chosen.name}.\n\n{table}\n", encoding="utf-8")
+        f"{train_minutes:.1f} min of training ({total_minutes:.1f} min with data preparation); "
+        f"weights from {chosen.name}.\n\n{table}\n", encoding="utf-8")
     plot_per_language(summary, metric, run_dir / f"test_{metric}.png")
     print(table, flush=True)
     print(f"results: {run_dir / 'results.md'}", flush=True)
@@ -152,6 +162,8 @@ def transfer(cfg: asr.AsrConfig) -> None:
         sub.protocol, sub.data.train_langs = "standard", [lang]
         summary = train_and_test(sub, run_dir / f"from-{lang}")
         matrix[lang] = {l: s[metric] for l, s in summary.items() if l != "all" and metric in s}
+    if not PartialState().is_main_process:
+        return
     (run_dir / "transfer.json").write_text(json.dumps(matrix, indent=1), encoding="utf-8")
     (run_dir / "transfer.md").write_text(f"# Transfer matrix ({metric.upper()} %, test set)\n\n"
                                          f"{transfer_table(matrix, metric)}\n", encoding="utf-8")

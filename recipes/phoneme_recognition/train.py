@@ -1,0 +1,162 @@
+"""Universal phone recognition + zero-shot decoding of unseen languages (Xu, Baevski & Auli 2021).
+
+    polyvox train recipes/phoneme_recognition/configs/base.yaml [key=value ...]
+
+1. Train a multilingual CTC phone recognizer on IPA targets of the training languages with the
+   ASR recipe itself (``recipes/asr_ctc/train.py:train_and_test``: same data, vocabulary, models,
+   loop; the config is an overlay on ``recipes/asr_ctc/configs/base.yaml``). The run directory is
+   an ordinary ASR run (``polyvox eval / transcribe`` work on it).
+2. Score every evaluation language (the training languages' test split, and unseen languages from
+   a separately synthesized corpus or from manifests) in three decoding modes
+   (:mod:`polyvox.speech.zeroshot`): raw, restricted to the target inventory, and mapped onto it
+   by articulatory features. Target inventories come from espeak-ng (any language), from the
+   eval rows, or from files. Writes zeroshot.md / zeroshot.json / zeroshot_predictions.jsonl.
+
+``zeroshot.eval_only=true`` re-scores an existing run without training.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from polyvox.speech import asr, zeroshot
+from polyvox.train.config import ConfigError, load_config, save_config
+
+ASR_RECIPE = Path(__file__).resolve().parents[1] / "asr_ctc" / "train.py"
+
+
+@dataclass
+class ZeroShotConfig:
+    # unseen languages from the built-in corpus; every row of every split is scored (never trained on)
+    corpus: asr.CorpusConfig = field(default_factory=lambda: asr.CorpusConfig(langs=[], utts_per_lang=40, speakers=4))
+    manifests: list[str] = field(default_factory=list)  # more eval manifests (e.g. Common Voice test sets)
+    test_split: bool = True  # also score every language of data's test split (training languages and any other)
+    langs: list[str] = field(default_factory=list)  # score only these languages ([] = all of the above)
+    inventory: str = "espeak"  # espeak (any espeak-ng language) | manifest (the eval rows' phones) | a folder of <lang>.txt
+    inventory_files: dict[str, str] = field(default_factory=dict)  # per-language inventory file (wins over `inventory`)
+    espeak_words: int = 300  # words phonemized per espeak inventory
+    modes: list[str] = field(default_factory=lambda: list(zeroshot.MODES))
+    weighted: bool = True  # salience-weighted feature distance for the mapping (else Hamming)
+    max_utts_per_lang: int = 0  # 0 = all
+    eval_only: bool = False  # score an existing run (run_dir) without training
+
+
+@dataclass
+class PhonemeConfig(asr.AsrConfig):
+    """An ASR config (phoneme targets) plus the zero-shot evaluation section."""
+
+    zeroshot: ZeroShotConfig = field(default_factory=ZeroShotConfig)
+
+
+def asr_config(cfg: PhonemeConfig) -> asr.AsrConfig:
+    """The ASR part of the config. Dev evaluation (checkpoint selection) sees training languages only."""
+    out = asr.AsrConfig(**{f.name: getattr(cfg, f.name) for f in dataclasses.fields(asr.AsrConfig)})
+    out = dataclasses.replace(out, data=dataclasses.replace(out.data, eval_langs=list(cfg.data.train_langs)))
+    return out
+
+
+def main(config_path: str, overrides: list[str]) -> int:
+    cfg = load_config(PhonemeConfig, config_path, overrides)
+    if cfg.data.unit != "phoneme":
+        raise ConfigError(f"{config_path}: data.unit must be 'phoneme' for phone recognition, got {cfg.data.unit!r}")
+    if cfg.protocol != "standard":
+        raise ConfigError(f"{config_path}: protocol must be 'standard', got {cfg.protocol!r}")
+    bad = [m for m in cfg.zeroshot.modes if m not in zeroshot.MODES]
+    if bad:
+        raise ConfigError(f"{config_path}: zeroshot.modes: unknown mode {bad[0]!r}; choose from {zeroshot.MODES}")
+    run_dir = Path(cfg.run_dir)
+    if cfg.zeroshot.eval_only:
+        if not (run_dir / asr.MODEL_FILE).exists():
+            raise FileNotFoundError(f"{run_dir}: zeroshot.eval_only needs a trained run ({asr.MODEL_FILE} missing)")
+    else:
+        from polyvox.train.cli import load_recipe
+
+        load_recipe(ASR_RECIPE).train_and_test(asr_config(cfg), run_dir)
+    save_config(cfg.zeroshot, run_dir / "zeroshot_config.yaml")
+    evaluate(cfg, run_dir)
+    return 0
+
+
+def eval_utterances(cfg: PhonemeConfig) -> list:
+    """Rows to score: the data test split (seen languages, and unseen ones if the corpus has
+    any) and every row of the zero-shot corpus / manifests."""
+    from polyvox.data.synth import synthesize_corpus
+
+    z, utts = cfg.zeroshot, []
+    if z.test_split:
+        utts += asr.read_manifests(asr.manifest_paths(cfg.data)["test"])
+    if z.corpus.langs:
+        paths = synthesize_corpus(asr.corpus_dir(z.corpus), z.corpus.langs, z.corpus.utts_per_lang,
+                                  seed=z.corpus.seed, speakers=z.corpus.speakers)
+        utts += asr.read_manifests([paths[s] for s in ("train", "dev", "test")])
+    utts += asr.read_manifests([Path(p) for p in z.manifests])
+    if z.langs:
+        utts = [u for u in utts if u.language in z.langs]
+    if z.max_utts_per_lang:
+        utts = asr.take_per_language(utts, z.max_utts_per_lang)
+    if not utts:
+        raise ValueError("zero-shot evaluation: no utterances (set zeroshot.corpus.langs, zeroshot.manifests "
+                         "or zeroshot.test_split)")
+    return utts
+
+
+def inventory_for(z: ZeroShotConfig, lang: str, utts: list) -> tuple[list[str], str]:
+    """(phones, where they came from) for one evaluation language."""
+    if lang in z.inventory_files:
+        return zeroshot.target_inventory(path=z.inventory_files[lang]), z.inventory_files[lang]
+    if z.inventory == "espeak":
+        return zeroshot.target_inventory(lang=lang, n_words=z.espeak_words), f"espeak-ng ({z.espeak_words} words)"
+    if z.inventory == "manifest":
+        return zeroshot.target_inventory(lang=lang, manifest=utts), "eval rows"
+    path = Path(z.inventory) / f"{lang}.txt"
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no inventory file for {lang} (zeroshot.inventory={z.inventory!r} is "
+                                "'espeak', 'manifest' or a folder of <lang>.txt files)")
+    return zeroshot.target_inventory(path=path), str(path)
+
+
+def evaluate(cfg: PhonemeConfig, run_dir: Path) -> dict:
+    t0 = time.time()
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    run = asr.load_run(run_dir)
+    results_path = run_dir / "results.json"
+    asr_results = json.loads(results_path.read_text()) if results_path.exists() else {}
+    train_langs = asr_results.get("train_langs") or sorted(cfg.data.train_langs)
+    utts = eval_utterances(cfg)
+    langs = sorted({u.language for u in utts}, key=lambda l: (l not in train_langs, l))
+    inventories, sources = {}, {}
+    for lang in langs:
+        inventories[lang], sources[lang] = inventory_for(cfg.zeroshot, lang, [u for u in utts if u.language == lang])
+    summary, rows = zeroshot.evaluate_zero_shot(run, utts, inventories, cfg.zeroshot.modes,
+                                                weighted=cfg.zeroshot.weighted)
+    minutes = (time.time() - t0) / 60
+    out = {"summary": summary, "train_langs": train_langs, "inventory_sources": sources,
+           "inventories": inventories, "modes": cfg.zeroshot.modes, "eval_minutes": minutes,
+           "train_minutes": asr_results.get("train_minutes"), "steps": asr_results.get("steps")}
+    (run_dir / "zeroshot.json").write_text(json.dumps(out, indent=1, ensure_ascii=False), encoding="utf-8")
+    zeroshot.write_rows(run_dir / "zeroshot_predictions.jsonl", rows)
+    table = zeroshot.zeroshot_table(summary, seen=train_langs, modes=cfg.zeroshot.modes)
+    text = (f"# {run_dir.name}: zero-shot phone recognition (greedy CTC)\n\n"
+            f"Trained on {', '.join(train_langs)}"
+            + (f" ({asr_results['steps']} steps, {asr_results['train_minutes']:.1f} min)" if asr_results else "")
+            + f". PER / PFER / OOV in %; OOV = share of reference phones outside the training phones. "
+            f"Target inventories: {', '.join(sorted(set(sources.values())))}.\n\n{table}\n")
+    if set(zeroshot.MODES) <= set(cfg.zeroshot.modes):
+        text += f"\nPER change vs raw decoding (percentage points; negative = better):\n\n" \
+                f"{zeroshot.gain_table(summary, seen=train_langs)}\n"
+    (run_dir / "zeroshot.md").write_text(text, encoding="utf-8")
+    print(text, flush=True)
+    print(f"zero-shot results: {run_dir / 'zeroshot.md'} ({minutes:.1f} min)", flush=True)
+    return summary
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1], sys.argv[2:]))
