@@ -80,10 +80,12 @@ def test_debug_run_scores_every_language_in_three_modes(tiny_corpus, tmp_path, m
     # re-scoring an existing run without training, and the CLI on the trained run
     capsys.readouterr()
     assert cli(["train", str(CONFIG), *overrides, "zeroshot.eval_only=true", "zeroshot.inventory=manifest",
-                "zeroshot.modes=[raw,map]"]) == 0
-    again = json.loads((run_dir / "zeroshot.json").read_text())
+                "zeroshot.modes=[raw,map]", "zeroshot.name=oracle"]) == 0
+    again = json.loads((run_dir / "oracle.json").read_text())
     assert again["summary"]["lt"]["raw"] == summary["lt"]["raw"]  # same model, same decoding
     assert set(again["summary"]["lt"]) >= {"raw", "map"} and "restrict" not in again["summary"]["lt"]
+    assert again["inventory_sources"]["lt"] == "eval rows" and (run_dir / "oracle.md").exists()
+    assert json.loads((run_dir / "zeroshot.json").read_text())["summary"] == summary  # not overwritten
     wav = sorted((tmp_path / "lt_corpus" / "wavs" / "lt").glob("*.wav"))[0]
     capsys.readouterr()
     assert cli(["phonemes", str(run_dir), str(wav), "--lang", "lt"]) == 0

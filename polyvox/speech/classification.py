@@ -62,7 +62,7 @@ from polyvox.speech.classifier import (
     encode_labels,
     label_vocab,
 )
-from polyvox.train.config import TrainConfig, config_to_dict, load_config, save_config
+from polyvox.train.config import ConfigError, TrainConfig, config_to_dict, load_config, save_config
 
 CONFIG_FILE = "config.yaml"
 LABELS_FILE = "labels.json"
@@ -182,7 +182,7 @@ def synthesize(s: SynthConfig, label_key: str, out_dir: Path | None = None, lang
     from polyvox.data.synth_tasks import synthesize_abuse_corpus, synthesize_emotion_corpus
 
     if SYNTH_LABEL_KEYS[s.task] != label_key:
-        raise ValueError(f"data.synth.task={s.task!r} labels custom[{SYNTH_LABEL_KEYS[s.task]!r}], "
+        raise ConfigError(f"data.synth.task={s.task!r} labels custom[{SYNTH_LABEL_KEYS[s.task]!r}], "
                          f"but data.label_key={label_key!r}")
     out = out_dir or synth_dir(s)
     langs = list(langs or s.langs)
@@ -207,9 +207,9 @@ def manifest_paths(data: DataConfig) -> dict[str, Path]:
         if data.train_manifest:
             raise ValueError("set either data.train_manifest or data.prepare.corpus, not both")
         if p.corpus not in PREPARERS:
-            raise ValueError(f"data.prepare.corpus: unknown corpus {p.corpus!r}; expected one of {sorted(PREPARERS)}")
+            raise ConfigError(f"data.prepare.corpus: unknown corpus {p.corpus!r}; expected one of {sorted(PREPARERS)}")
         if not p.root:
-            raise ValueError(f"data.prepare.root is empty: where is the {p.corpus} corpus?")
+            raise ConfigError(f"data.prepare.root is empty: where is the {p.corpus} corpus?")
         return PREPARERS[p.corpus](p.root, p.out_dir or f"work/{p.corpus}")
     if not data.train_manifest:
         return synthesize(data.synth, data.label_key)
@@ -671,11 +671,21 @@ def fewshot_experiment(head: torch.nn.Module, source: dict[str, tuple[torch.Tens
     only the starting point differs. ``none`` (k = 0) is the head as is.
     Returns rows ``{"method", "k", "seed", "macro_f1", "uar", "accuracy"}``.
     """
-    from polyvox.train.maml import finetune
-
     unknown = [m for m in fs.methods if m not in FEWSHOT_METHODS]
     if unknown:
-        raise ValueError(f"fewshot.methods: unknown {unknown}; choose from {list(FEWSHOT_METHODS)}")
+        raise ConfigError(f"fewshot.methods: unknown {unknown}; choose from {list(FEWSHOT_METHODS)}")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # tiny matrices: more threads only add overhead
+    try:
+        return _fewshot_rows(head, source, pool, test, fs, num_classes)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _fewshot_rows(head, source, pool, test, fs: FewShotConfig, num_classes: int) -> list[dict]:
+    """:func:`fewshot_experiment`'s loop: seeds -> meta-training -> shots -> methods."""
+    from polyvox.train.maml import finetune
+
     head = plain_head(head, torch.cat([x for x, _ in source.values()]))
     rows = [{"method": "none", "k": 0, "seed": None, **score_head(head, *test, num_classes)}]
     for seed in fs.seeds:
@@ -753,9 +763,9 @@ def fewshot(cfg: ClassificationConfig) -> dict:
     FOMAML / fine-tuning on the target language -> fewshot.md / fewshot.json in ``cfg.run_dir``."""
     fs, run_dir = cfg.fewshot, Path(cfg.run_dir)
     if not fs.target_lang:
-        raise ValueError("fewshot.target_lang is empty: name the unseen language to adapt to")
+        raise ConfigError("fewshot.target_lang is empty: name the unseen language to adapt to")
     if not fs.shots or min(fs.shots) < 1:
-        raise ValueError(f"fewshot.shots must be >= 1 shots per class, got {fs.shots}")
+        raise ConfigError(f"fewshot.shots must be >= 1 shots per class, got {fs.shots}")
     if fs.source_run:
         source_dir = Path(fs.source_run)
     else:  # the transfer matrix's multilingual run, or one without the target language
@@ -769,7 +779,7 @@ def fewshot(cfg: ClassificationConfig) -> dict:
     run = load_run(source_dir)
     src_langs = run.config.data.train_langs
     if fs.target_lang in src_langs:
-        raise ValueError(f"{source_dir} was trained on {src_langs}, which includes fewshot.target_lang "
+        raise ConfigError(f"{source_dir} was trained on {src_langs}, which includes fewshot.target_lang "
                          f"{fs.target_lang!r}; the target language must be unseen")
     t0 = time.time()
     vocab, data = run.labels, cfg.data
@@ -788,12 +798,8 @@ def fewshot(cfg: ClassificationConfig) -> dict:
     counts = np.bincount(pool[1].numpy(), minlength=len(vocab)).tolist()
     print(f"few-shot {fs.target_lang}: support pool {len(pool[0])} ({dict(zip(vocab, counts))}), "
           f"test {len(test[0])}; source tasks {src_langs}", flush=True)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # tiny matrices: threads only add overhead (and fight other jobs)
-    try:
-        rows = fewshot_experiment(run.model.head, source, pool, test, fs, len(vocab))
-    finally:
-        torch.set_num_threads(threads)
+    head = copy.deepcopy(run.model.head).cpu()  # the embeddings are on the CPU; the head is tiny
+    rows = fewshot_experiment(head, source, pool, test, fs, len(vocab))
     summary = fewshot_summary(rows)
     minutes = (time.time() - t0) / 60
     result = {"target_lang": fs.target_lang, "source_run": str(source_dir), "source_langs": src_langs,
@@ -809,6 +815,7 @@ def fewshot(cfg: ClassificationConfig) -> dict:
 
 def fewshot_markdown(result: dict) -> str:
     fs = result["config"]
+    tasks = min(fs["meta_tasks"], len(result["source_langs"]))
     zero = next(s for s in result["summary"] if s["method"] == "none")
     return (
         f"Unseen language **{result['target_lang']}** ({result['test_utterances']} test utterances); source model "
@@ -818,7 +825,7 @@ def fewshot_markdown(result: dict) -> str:
         f"{fewshot_table(result['summary'], 'macro_f1')}\n\n{fewshot_table(result['summary'], 'uar')}\n\n"
         f"fine-tune: the source head, Adam lr {fs['finetune_lr']}, {fs['finetune_steps']} full-batch steps on the "
         f"k-shot support set. FOMAML / MAML (first / second order): the head meta-trained for {fs['meta_steps']} "
-        f"meta-steps of {fs['meta_tasks']} source languages (episodes of {fs['meta_shots']} support + "
+        f"meta-steps of {tasks} source languages (episodes of {fs['meta_shots']} support + "
         f"{fs['meta_query']} query utterances per class, inner SGD lr {fs['inner_lr']} x {fs['inner_steps']} "
         f"steps), adapted with {fs['test_inner_steps']} inner-loop SGD steps. \"init + fine-tune\": the meta-trained "
         f"head adapted like fine-tune. {result['minutes']:.1f} min.\n")
@@ -850,10 +857,12 @@ def write_overview(cfg: ClassificationConfig, matrix: dict, fewshot_result: dict
     transfer matrices and the few-shot table."""
     run_dir = Path(cfg.run_dir)
     multi = run_dir / f"from-{MULTILINGUAL}" / "results.json"
-    lines = [f"# {run_dir.name}: {cfg.data.label_key} classification, cross-lingual protocols\n"]
+    task = {"emotion": "emotion recognition", "abuse": "abuse detection"}.get(cfg.data.synth.task, cfg.data.label_key)
+    lines = [f"# {run_dir.name}: {task} ({cfg.data.label_key}), cross-lingual protocols\n"]
     if uses_synth(cfg.data):
-        lines.append(f"SYNTHETIC corpus ({cfg.data.synth.task}, espeak-ng): a pipeline check, not a "
-                     f"{cfg.data.synth.task} result (docs/classification.md). {minutes:.1f} min in all.\n")
+        lines.append(f"SYNTHETIC espeak-ng corpus, speaker-disjoint splits: a pipeline check, not an {task} result "
+                     "(docs/classification.md).")
+    lines.append(f"{minutes:.1f} min in all.\n")
     if multi.exists():
         res = json.loads(multi.read_text(encoding="utf-8"))
         lines.append(f"## Multilingual model (trained on {', '.join(res['train_langs'])}), test set\n\n"

@@ -267,7 +267,8 @@ class UtteranceClassifier(nn.Module):
         return self.head(self.embed(wavs, wav_lens))
 
 
-def build_classifier(cfg: ClassifierConfig | Mapping[str, Any], encoder: nn.Module | None = None) -> UtteranceClassifier:
+def build_classifier(cfg: ClassifierConfig | Mapping[str, Any],
+                     encoder: nn.Module | None = None) -> UtteranceClassifier:
     """Assemble an :class:`UtteranceClassifier` from a config (dataclass or plain dict).
     ``encoder`` replaces the one the config would build (e.g. an HF model rebuilt from a saved
     config by :func:`hf_encoder_from_config`)."""

@@ -18,7 +18,8 @@ import sys
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("run", help="trained run directory (config.yaml, labels.json, model.safetensors)")
+    parser.add_argument("run", help="trained run directory (config.yaml, labels.json, model.safetensors), or a "
+                        "transfer / all protocol directory (its multilingual run RUN/from-all is used)")
     parser.add_argument("audio", nargs="+", help="audio files (any format soundfile reads; resampled as needed)")
     parser.add_argument("--json", action="store_true", help="one JSON object per line instead of text")
     parser.add_argument("--device", default=None, help="cpu or cuda (default: cuda if available)")

@@ -26,6 +26,7 @@ from pathlib import Path
 
 import torch
 
+from polyvox.data.texts import LANGUAGES
 from polyvox.speech import asr, zeroshot
 from polyvox.train.config import ConfigError, load_config, save_config
 
@@ -46,6 +47,7 @@ class ZeroShotConfig:
     weighted: bool = True  # salience-weighted feature distance for the mapping (else Hamming)
     max_utts_per_lang: int = 0  # 0 = all
     eval_only: bool = False  # score an existing run (run_dir) without training
+    name: str = "zeroshot"  # result files: RUN/<name>.md, <name>.json, <name>_predictions.jsonl, <name>_config.yaml
 
 
 @dataclass
@@ -79,7 +81,7 @@ def main(config_path: str, overrides: list[str]) -> int:
         from polyvox.train.cli import load_recipe
 
         load_recipe(ASR_RECIPE).train_and_test(asr_config(cfg), run_dir)
-    save_config(cfg.zeroshot, run_dir / "zeroshot_config.yaml")
+    save_config(cfg.zeroshot, run_dir / f"{cfg.zeroshot.name}_config.yaml")
     evaluate(cfg, run_dir)
     return 0
 
@@ -112,7 +114,9 @@ def inventory_for(z: ZeroShotConfig, lang: str, utts: list) -> tuple[list[str], 
     if lang in z.inventory_files:
         return zeroshot.target_inventory(path=z.inventory_files[lang]), z.inventory_files[lang]
     if z.inventory == "espeak":
-        return zeroshot.target_inventory(lang=lang, n_words=z.espeak_words), f"espeak-ng ({z.espeak_words} words)"
+        # built-in corpus languages: the voice the corpus was spoken with (en -> en-us, fr -> fr-fr)
+        voice = LANGUAGES[lang].voice if lang in LANGUAGES else lang
+        return zeroshot.target_inventory(lang=voice, n_words=z.espeak_words), f"espeak-ng ({z.espeak_words} words)"
     if z.inventory == "manifest":
         return zeroshot.target_inventory(lang=lang, manifest=utts), "eval rows"
     path = Path(z.inventory) / f"{lang}.txt"
@@ -141,8 +145,9 @@ def evaluate(cfg: PhonemeConfig, run_dir: Path) -> dict:
     out = {"summary": summary, "train_langs": train_langs, "inventory_sources": sources,
            "inventories": inventories, "modes": cfg.zeroshot.modes, "eval_minutes": minutes,
            "train_minutes": asr_results.get("train_minutes"), "steps": asr_results.get("steps")}
-    (run_dir / "zeroshot.json").write_text(json.dumps(out, indent=1, ensure_ascii=False), encoding="utf-8")
-    zeroshot.write_rows(run_dir / "zeroshot_predictions.jsonl", rows)
+    name = cfg.zeroshot.name
+    (run_dir / f"{name}.json").write_text(json.dumps(out, indent=1, ensure_ascii=False), encoding="utf-8")
+    zeroshot.write_rows(run_dir / f"{name}_predictions.jsonl", rows)
     table = zeroshot.zeroshot_table(summary, seen=train_langs, modes=cfg.zeroshot.modes)
     text = (f"# {run_dir.name}: zero-shot phone recognition (greedy CTC)\n\n"
             f"Trained on {', '.join(train_langs)}"
@@ -152,9 +157,9 @@ def evaluate(cfg: PhonemeConfig, run_dir: Path) -> dict:
     if set(zeroshot.MODES) <= set(cfg.zeroshot.modes):
         text += f"\nPER change vs raw decoding (percentage points; negative = better):\n\n" \
                 f"{zeroshot.gain_table(summary, seen=train_langs)}\n"
-    (run_dir / "zeroshot.md").write_text(text, encoding="utf-8")
+    (run_dir / f"{name}.md").write_text(text, encoding="utf-8")
     print(text, flush=True)
-    print(f"zero-shot results: {run_dir / 'zeroshot.md'} ({minutes:.1f} min)", flush=True)
+    print(f"zero-shot results: {run_dir / f'{name}.md'} ({minutes:.1f} min)", flush=True)
     return summary
 
 
