@@ -186,3 +186,39 @@ def test_cli_inventory_file_and_raw(tiny_run, wavs, capsys, tmp_path):
     assert "needs a target" in capsys.readouterr().err
     assert cli(["phonemes", str(tiny_run), wavs[0], "--inventory", str(tmp_path / "nope.txt")]) == 2
     assert "nope.txt: inventory file not found" in capsys.readouterr().err
+
+
+class _FixedModel(torch.nn.Module):
+    """Emits the same frame sequence for every input: (B, T, V) log-probs, lengths (B,)."""
+
+    def __init__(self, frames: list[int], vocab_size: int):
+        super().__init__()
+        lp = torch.full((len(frames), vocab_size), -30.0)
+        lp[torch.arange(len(frames)), torch.tensor(frames)] = 0.0
+        self.register_buffer("lp", torch.log_softmax(lp, -1))
+
+    def forward(self, wavs, wav_lens):
+        b = wavs.shape[0]
+        return self.lp.expand(b, -1, -1), torch.full((b,), self.lp.shape[0])
+
+
+def test_evaluation_scores_segments_not_spellings(tmp_path):
+    """An inventory in corpus spelling ("ts") prints "ts" but scores as the segment t͡s."""
+    from polyvox.data.audio import save_audio
+    from polyvox.data.manifest import Utterance
+    from polyvox.speech.asr import AsrConfig, AsrRun
+
+    vocab = Vocab(SPECIALS + ("a", "ts", "θ"))
+    ids = {t: i for i, t in enumerate(vocab.tokens)}
+    frames = [ids[t] for t in ("a", "<pad>", "ts", "ts", "<pad>", "θ", "|", "a")]
+    run = AsrRun(AsrConfig(), vocab, _FixedModel(frames, len(vocab)), tmp_path)
+    save_audio(tmp_path / "x.wav", 0.1 * np.random.default_rng(0).standard_normal(16000).astype(np.float32), 16000)
+    utt = Utterance("x", str(tmp_path / "x.wav"), 1.0, 16000, "xx", phonemes="a t͡s s | a")
+    summary, rows = zs.evaluate_zero_shot(run, [utt], {"xx": ["a", "ts", "s"]})
+    assert rows[0]["raw"] == "a t͡s θ | a" and rows[0]["restrict"] == "a ts | a" and rows[0]["map"] == "a ts s | a"
+    s = summary["xx"]
+    assert s["raw"]["per"] == pytest.approx(1 / 4)  # θ for s
+    assert s["restrict"]["per"] == pytest.approx(1 / 4)  # s deleted; "ts" == t͡s is no error
+    assert s["map"]["per"] == 0.0 and s["map"]["pfer"] == 0.0  # θ -> s: the nearest target phone
+    assert s["raw"]["pfer"] < s["raw"]["per"]  # θ/s is a near miss
+    assert s["oov"] == pytest.approx(1 / 4) and s["utterances"] == 1

@@ -207,7 +207,8 @@ def build_modes(vocab: Vocab, inventory: Iterable[str] | None, modes: Sequence[s
     return out
 
 
-def decode_modes(log_probs: torch.Tensor, lens: torch.Tensor, modes: Mapping[str, DecodeMode]) -> dict[str, list[list[str]]]:
+def decode_modes(log_probs: torch.Tensor, lens: torch.Tensor,
+                 modes: Mapping[str, DecodeMode]) -> dict[str, list[list[str]]]:
     """Greedy CTC decoding of one batch (B, T, V) with lengths (B,) in every mode ->
     {mode: [phones per utterance]}."""
     out = {}
@@ -280,9 +281,11 @@ def evaluate_zero_shot(run, utts: Sequence, inventories: Mapping[str, Iterable[s
                 refs.append(ref)
                 row = {"id": utt.id, "language": lang, "ref": " ".join(ref)}
                 for m in modes:
-                    hyps[m].append(decoded[m][k])
+                    hyps[m].append(to_segments(decoded[m][k]))  # scored as segments, like the reference
                     row[m] = " ".join(decoded[m][k])
                 rows.append(row)
+        if not refs:
+            raise ValueError(f"none of the {len(lang_utts)} utterances of {lang!r} could be read (see the warnings)")
         summary[lang] = {"utterances": len(refs), "oov": ph.oov_rate(refs, train_segs),
                          "inventory": len(segment_inventory(inventory)) if inventory is not None else None,
                          **{m: score(refs, hyps[m]) for m in modes}}
@@ -313,7 +316,8 @@ def zeroshot_table(summary: Mapping[str, Mapping], seen: Iterable[str] = (), mod
 
     for l in langs:
         lines.append(row(l, "yes" if l in seen else "no", [l]))
-    for name, group in (("mean seen", [l for l in langs if l in seen]), ("mean unseen", [l for l in langs if l not in seen])):
+    groups = (("mean seen", [l for l in langs if l in seen]), ("mean unseen", [l for l in langs if l not in seen]))
+    for name, group in groups:
         if group:
             lines.append(row(f"**{name}**", "", group))
     return "\n".join(lines)

@@ -40,7 +40,8 @@ class ZeroShotConfig:
     manifests: list[str] = field(default_factory=list)  # more eval manifests (e.g. Common Voice test sets)
     test_split: bool = True  # also score every language of data's test split (training languages and any other)
     langs: list[str] = field(default_factory=list)  # score only these languages ([] = all of the above)
-    inventory: str = "espeak"  # espeak (any espeak-ng language) | manifest (the eval rows' phones) | a folder of <lang>.txt
+    # espeak (any espeak-ng language) | manifest (the eval rows' phones) | a folder of <lang>.txt files
+    inventory: str = "espeak"
     inventory_files: dict[str, str] = field(default_factory=dict)  # per-language inventory file (wins over `inventory`)
     espeak_words: int = 300  # words phonemized per espeak inventory
     modes: list[str] = field(default_factory=lambda: list(zeroshot.MODES))
