@@ -27,6 +27,7 @@ import torch
 from accelerate import PartialState
 
 from polyvox.data.dataset import AudioDataset
+from polyvox.data.manifest import format_stats, manifest_stats
 from polyvox.data.sampler import DurationBucketSampler, language_balanced_weights
 from polyvox.speech import asr
 from polyvox.speech.ctc import ctc_loss
@@ -58,8 +59,9 @@ def train_and_test(cfg: asr.AsrConfig, run_dir: Path) -> dict:
         splits = asr.load_splits(cfg.data, seed=cfg.train.seed)
     train_utts, unit = splits["train"], cfg.data.unit
     train_langs = sorted({u.language for u in train_utts})
-    print(f"train: {len(train_utts)} utts, {sum(u.duration for u in train_utts) / 60:.1f} min, "
-          f"languages {train_langs}; dev {len(splits['dev'])}, test {len(splits['test'])}", flush=True)
+    if dist.is_main_process:
+        for name, utts in splits.items():
+            print(format_stats(manifest_stats(utts), f"{name} split"), "\n", flush=True)
 
     # ---- vocabulary and model (a fresh one, or a trained run's for few-shot adaptation)
     vocab = vocab_from_utterances(train_utts, unit, cfg.data.vocab_min_count)
@@ -93,7 +95,7 @@ def train_and_test(cfg: asr.AsrConfig, run_dir: Path) -> dict:
     def loss_step(model, batch):
         log_probs, lens = model(batch["wavs"], batch["wav_lens"])
         loss = ctc_loss(log_probs, lens, batch["targets"], batch["target_lens"], blank=vocab.blank_id)
-        return loss, {"frames_per_token": float(lens.sum() / batch["target_lens"].sum())}
+        return loss, {"frames_per_token": (lens.sum() / batch["target_lens"].sum()).detach()}
 
     def evaluate(model):  # greedy decoding of the dev set, per language
         run = asr.AsrRun(cfg, vocab, model, run_dir, device=next(model.parameters()).device)
