@@ -93,3 +93,43 @@ def test_transfer_protocol_writes_the_matrix(tiny_corpus, tmp_path):
     assert "| en |" in (run_dir / "transfer.md").read_text()
     assert (run_dir / "transfer.png").read_bytes()[:4] == b"\x89PNG"
     assert (run_dir / "from-es" / "results.md").exists()
+
+
+def _with_corrupt_clip(manifest: Path, out_dir: Path) -> tuple[Path, str]:
+    """A copy of ``manifest`` whose first row points at a text file named .wav."""
+    from polyvox.data.manifest import read_manifest, write_manifest
+
+    utts = read_manifest(manifest)
+    bad = out_dir / "broken.wav"
+    bad.write_text("this is not audio\n")
+    utts[0] = utts[0].with_(audio=str(bad))
+    return write_manifest(out_dir / manifest.name, utts), utts[0].id
+
+
+@pytest.mark.slow
+def test_corrupt_clip_is_skipped_and_reported_or_stops_the_run(tiny_corpus, tmp_path, capsys):
+    train, bad_id = _with_corrupt_clip(Path(tiny_corpus["train"]), tmp_path)
+    run_dir = tmp_path / "run"
+    overrides = debug_overrides({**tiny_corpus, "train": train}, run_dir, steps=4) + ["data.max_batch_seconds=400"]
+    assert cli(["train", str(CONFIGS / "base.yaml"), *overrides]) == 0
+    skipped = [json.loads(l) for l in (run_dir / "skipped.jsonl").read_text().splitlines()]
+    assert [r["id"] for r in skipped] == [bad_id] and "not an audio file" in skipped[0]["reason"]
+    assert "1 unusable clip(s) skipped" in capsys.readouterr().out
+
+    assert cli(["train", str(CONFIGS / "base.yaml"), *debug_overrides({**tiny_corpus, "train": train}, tmp_path / "r2",
+                                                                     steps=4), "data.on_error=raise",
+                "data.max_batch_seconds=400"]) == 2
+    err = capsys.readouterr().err
+    assert "broken.wav" in err and "not an audio file" in err
+
+
+@pytest.mark.slow
+def test_eval_cli_skips_and_lists_a_corrupt_clip_or_stops(trained_run, tiny_corpus, tmp_path, capsys):
+    test, bad_id = _with_corrupt_clip(Path(tiny_corpus["test"]), tmp_path)
+    report = tmp_path / "skipped.jsonl"
+    assert cli(["eval", str(trained_run), "--manifest", str(test), "--report", str(report)]) == 0
+    assert "1 unusable clip(s) skipped" in capsys.readouterr().err
+    assert json.loads(report.read_text())["id"] == bad_id
+    assert cli(["eval", str(trained_run), "--manifest", str(test), "--on-error", "raise"]) == 2
+    err = capsys.readouterr().err
+    assert "broken.wav" in err and "not an audio file" in err

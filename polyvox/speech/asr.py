@@ -84,6 +84,7 @@ class DataConfig:
     dev_utts_per_lang: int = 0  # cap per language for the periodic dev evaluation (0 = all)
     num_workers: int = 0
     vocab_min_count: int = 1
+    on_error: Literal["skip", "raise"] = "skip"  # a bad clip: skip it and list it in RUN/skipped.jsonl, or stop
 
 
 @dataclass
@@ -342,15 +343,19 @@ def transcribe(run: AsrRun, wavs: Sequence, max_batch_seconds: float | None = No
 
 
 def evaluate_utterances(run: AsrRun, utts: Sequence[Utterance], max_batch_seconds: float | None = None,
-                        num_workers: int = 0) -> tuple[dict, list[dict]]:
+                        num_workers: int = 0, on_error: str = "skip",
+                        report_path: str | os.PathLike | None = None) -> tuple[dict, list[dict]]:
     """Decode manifest rows and score them. Returns (per-language summary from
-    :func:`polyvox.speech.metrics.summarize`, rows {id, language, ref, hyp, counts})."""
+    :func:`polyvox.speech.metrics.summarize`, rows {id, language, ref, hyp, counts}).
+
+    A clip that cannot be used is skipped and listed in ``report_path`` (``on_error="skip"``) or
+    stops the evaluation with an error naming it (``"raise"``); skipped rows are not scored."""
     max_batch_seconds = max_batch_seconds or default_batch_seconds(run.device)
     from polyvox.data.collate import collate_audio
     from polyvox.data.dataset import AudioDataset
     from polyvox.data.sampler import DurationBucketSampler
 
-    ds = AudioDataset(utts, on_error="skip")
+    ds = AudioDataset(utts, on_error=on_error, report_path=report_path)
     sampler = DurationBucketSampler(ds.durations, max_batch_seconds, shuffle=False, rank=0, world_size=1)
     loader = torch.utils.data.DataLoader(ds, batch_sampler=sampler, collate_fn=collate_audio, num_workers=num_workers)
     was_training = run.model.training

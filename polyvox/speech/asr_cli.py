@@ -65,6 +65,9 @@ def add_eval_arguments(p) -> None:
     p.add_argument("--manifest", required=True, help="JSONL manifest to score")
     p.add_argument("--langs", default="", help="comma-separated languages to keep (default: all)")
     p.add_argument("--out", default="", help="also write the summary (JSON) and predictions (.predictions.jsonl) here")
+    p.add_argument("--on-error", choices=["skip", "raise"], default="skip",
+                   help="an unusable clip: skip it and list it in --report (default), or stop with an error")
+    p.add_argument("--report", default="", help="where skipped clips are listed (default: MANIFEST.skipped.jsonl)")
 
 
 def run_eval(args) -> int:
@@ -79,9 +82,13 @@ def run_eval(args) -> int:
         utts = filter_manifest(utts, languages=langs or None)
         if not utts:
             raise ValueError(f"{args.manifest}: no utterances for languages {langs}")
-        summary, rows = evaluate_utterances(run, utts, max_batch_seconds=args.batch_seconds)
-    except (FileNotFoundError, ManifestError, ValueError) as e:
+        report = args.report or f"{args.manifest}.skipped.jsonl"
+        summary, rows = evaluate_utterances(run, utts, max_batch_seconds=args.batch_seconds,
+                                            on_error=args.on_error, report_path=report)
+    except (FileNotFoundError, ManifestError, ValueError) as e:  # AudioError is a ValueError
         return _fail("eval", e)
+    if len(rows) < len(utts):
+        print(f"{len(utts) - len(rows)} unusable clip(s) skipped and not scored; listed in {report}", file=sys.stderr)
     seen = json.loads((run.run_dir / "results.json").read_text())["train_langs"] if (run.run_dir / "results.json").exists() else None
     print(f"{args.run} on {args.manifest} ({run.unit} targets, {run.config.decode.method} decoding)\n")
     print(results_table(summary, seen=seen))

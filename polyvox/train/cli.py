@@ -96,10 +96,15 @@ def run_train(args: argparse.Namespace) -> int:
     except (RecipeNotFound, ConfigError) as e:
         print(f"polyvox train: {e}", file=sys.stderr)
         return 2
+    from polyvox.data.audio import AudioError
+    from polyvox.data.manifest import ManifestError
+
     try:
         return int(recipe.main(str(config), list(args.overrides)) or 0)
-    except ConfigError as e:  # a bad key or value: the message says which; no traceback needed
-        print(f"polyvox train: {e}", file=sys.stderr)
+    except (ConfigError, ManifestError, AudioError) as e:
+        # A bad key or value, manifest row or clip (data.on_error=raise): the message names the
+        # file and the reason, so no traceback. Checkpoints written so far stay; rerun to resume.
+        print(f"polyvox train: error: {e}", file=sys.stderr)
         return 2
 
 

@@ -26,7 +26,7 @@ from pathlib import Path
 import torch
 from accelerate import PartialState
 
-from polyvox.data.dataset import AudioDataset
+from polyvox.data.dataset import AudioDataset, read_skip_report
 from polyvox.data.manifest import format_stats, manifest_stats
 from polyvox.data.sampler import DurationBucketSampler, language_balanced_weights
 from polyvox.speech import asr
@@ -84,7 +84,8 @@ def train_and_test(cfg: asr.AsrConfig, run_dir: Path) -> dict:
     dist.wait_for_everyone()
 
     # ---- training batches: duration buckets, language-balanced sampling (temperature alpha)
-    train_ds = AudioDataset(train_utts, on_error="skip", report_path=run_dir / "skipped.jsonl")
+    report = run_dir / "skipped.jsonl"  # every clip skipped as unusable, with the reason
+    train_ds = AudioDataset(train_utts, on_error=cfg.data.on_error, report_path=report)
     weights = language_balanced_weights([u.language for u in train_utts], cfg.data.alpha)
     sampler = DurationBucketSampler(train_ds.durations, cfg.data.max_batch_seconds, seed=cfg.train.seed,
                                     weights=weights if len(train_langs) > 1 else None)
@@ -99,7 +100,7 @@ def train_and_test(cfg: asr.AsrConfig, run_dir: Path) -> dict:
 
     def evaluate(model):  # greedy decoding of the dev set, per language
         run = asr.AsrRun(cfg, vocab, model, run_dir, device=next(model.parameters()).device)
-        summary, _ = asr.evaluate_utterances(run, splits["dev"])
+        summary, _ = asr.evaluate_utterances(run, splits["dev"], on_error=cfg.data.on_error, report_path=report)
         return {f"dev/{m}" + ("" if lang == "all" else f"/{lang}"): v
                 for lang, s in summary.items() for m, v in s.items() if m in METRICS}
 
@@ -115,7 +116,7 @@ def train_and_test(cfg: asr.AsrConfig, run_dir: Path) -> dict:
 
     # ---- test: every eval language, seen and unseen, with the configured decoding
     run = asr.load_run(run_dir)
-    summary, rows = asr.evaluate_utterances(run, splits["test"])
+    summary, rows = asr.evaluate_utterances(run, splits["test"], on_error=cfg.data.on_error, report_path=report)
     with open(run_dir / "predictions.jsonl", "w", encoding="utf-8") as f:
         for r in rows:
             f.write(json.dumps({k: r[k] for k in ("id", "language", "ref", "hyp")}, ensure_ascii=False) + "\n")
@@ -135,6 +136,9 @@ def train_and_test(cfg: asr.AsrConfig, run_dir: Path) -> dict:
     plot_per_language(summary, metric, run_dir / f"test_{metric}.png")
     print(table, flush=True)
     print(f"results: {run_dir / 'results.md'}", flush=True)
+    if report.exists():
+        skipped = read_skip_report(report)
+        print(f"{len(skipped)} unusable clip(s) skipped, listed with reasons in {report}", flush=True)
     return summary
 
 
