@@ -19,6 +19,8 @@ from typing import Sequence
 
 import numpy as np
 
+from polyvox.plotting import save_figure
+
 
 def _as_arrays(y_true, y_pred, num_classes: int | None) -> tuple[np.ndarray, np.ndarray, int]:
     t = np.asarray(y_true, dtype=np.int64).reshape(-1)
@@ -125,12 +127,7 @@ def plot_confusion_matrix(cm, labels: Sequence[str], path: str | os.PathLike, *,
             ax.text(j, i, str(int(cm[i, j])), ha="center", va="center",
                     color="white" if shown[i, j] > 0.5 * top else "black", fontsize=8)
     fig.colorbar(im, ax=ax, fraction=0.046)
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 # ----------------------------------------------------------------------------- transfer matrices
@@ -179,9 +176,4 @@ def plot_transfer_matrix(matrix, metric: str, path: str | os.PathLike) -> Path:
                 ax.text(j, i, f"{data[i, j]:.0f}", ha="center", va="center", fontsize=8,
                         color="black" if data[i, j] > 60 else "white")
     fig.colorbar(im, ax=ax, fraction=0.046)
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)

@@ -20,6 +20,7 @@ from typing import Iterable, Mapping, Sequence
 from torchaudio.functional import edit_distance
 
 from polyvox.speech.vocab import WORD
+from polyvox.plotting import save_figure
 
 METRICS = ("per", "cer", "wer")
 
@@ -141,9 +142,4 @@ def plot_transfer_heatmap(matrix: Mapping[str, Mapping[str, float]], metric: str
             if not math.isnan(data[i, j]):
                 ax.text(j, i, f"{data[i, j]:.1f}", ha="center", va="center", color="w", fontsize=8)
     fig.colorbar(im, ax=ax, label=f"{metric.upper()} %")
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)

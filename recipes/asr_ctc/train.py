@@ -28,6 +28,7 @@ from accelerate import PartialState
 
 from polyvox.data.dataset import AudioDataset, read_skip_report
 from polyvox.data.manifest import format_stats, manifest_stats
+from polyvox.plotting import save_figure
 from polyvox.data.sampler import DurationBucketSampler, language_balanced_weights
 from polyvox.speech import asr
 from polyvox.speech.ctc import ctc_loss
@@ -152,9 +153,7 @@ def plot_per_language(summary: dict, metric: str, path: Path) -> None:
     fig, ax = plt.subplots(figsize=(1 + 0.5 * len(langs), 3))
     ax.bar(langs, [100 * summary[l].get(metric, float("nan")) for l in langs])
     ax.set_ylabel(f"test {metric.upper()} %")
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def transfer(cfg: asr.AsrConfig) -> None:
