@@ -51,7 +51,8 @@ import torch
 from polyvox.data.dataset import AudioDataset
 from polyvox.data.manifest import read_manifest
 from polyvox.data.sampler import DurationBucketSampler, padding_waste, random_batch_sampler
-from polyvox.data.synth import synthesize_corpus
+from polyvox.data.synth import parse_words, synthesize_corpus
+from polyvox.data.texts import DEFAULT_WORDS
 from polyvox.speech import asr
 from polyvox.speech.ctc import ctc_loss
 from polyvox.speech.models import ModelConfig, build_model, count_parameters
@@ -112,7 +113,8 @@ class Task:
     """Corpus, vocabulary, dataset and model factory shared by every framework."""
 
     def __init__(self, args):
-        manifests = synthesize_corpus(args.corpus, args.langs, args.utts_per_lang, seed=0, speakers=4)
+        manifests = synthesize_corpus(args.corpus, args.langs, args.utts_per_lang, seed=0, speakers=4,
+                                      words=args.words)
         utts = read_manifest(manifests["train"])
         self.unit = "phoneme"
         self.vocab = vocab_from_utterances(utts, self.unit)
@@ -372,6 +374,9 @@ def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--langs", default="en,es,de,fr,it,pt")
     ap.add_argument("--utts-per-lang", type=int, default=20)
+    ap.add_argument("--words", type=parse_words, default=DEFAULT_WORDS, metavar="MIN-MAX",
+                    help="words per utterance of the corpus (default 2-6; 2-24 spreads durations like read "
+                         "speech); other ranges get their own corpus folder, WORK/corpus-wordsMIN-MAX")
     ap.add_argument("--work", default="work/bench/loop", help="corpus and run folders go here")
     ap.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="torch CPU threads (all loops)")
     ap.add_argument("--max-seconds", type=float, default=20.0, help="padded audio seconds per batch")
@@ -392,7 +397,9 @@ def main(argv=None) -> None:
         ap.error(f"unknown frameworks {sorted(unknown)}; choose from {', '.join(RUNNERS)}")
     if args.warmup < 1:
         ap.error("--warmup must be >= 1 (timing starts at the end of a warm-up step)")
-    args.corpus = str(Path(args.work) / "corpus")
+    # a separate folder per word range, so a wide-spread corpus never replaces the default one
+    name = "corpus" if args.words == DEFAULT_WORDS else "corpus-words{}-{}".format(*args.words)
+    args.corpus = str(Path(args.work) / name)
     skip = {s for s in args.skip.split(",") if s}
     torch.set_num_threads(args.threads)
     warnings.filterwarnings("ignore")
@@ -409,7 +416,8 @@ def main(argv=None) -> None:
     import transformers
 
     head = [f"train split: {len(task.durations)} utterances, {n_audio / 60:.1f} min of audio "
-            f"({args.langs} x {args.utts_per_lang} per language, synthesize_corpus); "
+            f"({args.langs} x {args.utts_per_lang} per language, {args.words[0]}-{args.words[1]} words per "
+            f"utterance, {min(task.durations):.1f}-{max(task.durations):.1f} s, synthesize_corpus); "
             f"model: {args.tiny and 'tiny ' or ''}fbank + Conformer CTC, {count_parameters(model) / 1e6:.2f} M "
             f"parameters, {len(task.vocab)} phoneme tokens; batches <= {args.max_seconds:g} s of padded audio; "
             f"{args.threads} torch threads on {os.cpu_count()} CPU cores; torch {torch.__version__}, "

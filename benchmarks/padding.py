@@ -2,6 +2,7 @@
 
     python benchmarks/padding.py                       # built-in corpus, 10 languages x 100 utterances
     python benchmarks/padding.py --manifest m.jsonl    # any manifest(s)
+    python benchmarks/padding.py --words 2-24          # built-in corpus with read-speech-like durations
 
 Padding waste = padded seconds that are padding / all padded seconds, averaged over epochs.
 "Random" fills batches to the same ``max_seconds`` budget in random order; "fixed" cuts random
@@ -26,19 +27,25 @@ from polyvox.data.sampler import (  # noqa: E402
     padding_waste,
     random_batch_sampler,
 )
+from polyvox.data.synth import parse_words  # noqa: E402
+from polyvox.data.texts import DEFAULT_WORDS  # noqa: E402
 
 BENCH_LANGS = ["en", "es", "de", "fr", "hi", "ru", "ar", "ja", "ta", "fi"]
 
 
-def corpus_durations(manifests: list[str], out: Path, langs: list[str], utts: int) -> tuple[list[float], str]:
+def corpus_durations(manifests: list[str], out: Path, langs: list[str], utts: int,
+                     words: tuple[int, int] = DEFAULT_WORDS) -> tuple[list[float], str]:
+    """Durations (seconds) of the manifests' rows, else of the built-in corpus in ``out`` (built
+    if needed, ``words`` = (min, max) words per utterance); and a line saying where they came from."""
     if manifests:
         utts_ = [u for m in manifests for u in read_manifest(m)]
         return [u.duration for u in utts_], ", ".join(manifests)
     from polyvox.data.synth import synthesize_corpus
 
-    paths = synthesize_corpus(out, langs, utts, seed=0, speakers=4)
+    paths = synthesize_corpus(out, langs, utts, seed=0, speakers=4, words=words)
     rows = [u for p in paths.values() for u in read_manifest(p)]
-    return [u.duration for u in rows], f"built-in corpus ({len(langs)} languages x {utts}, {out})"
+    where = f"built-in corpus ({len(langs)} languages x {utts}, {words[0]}-{words[1]} words, {out})"
+    return [u.duration for u in rows], where
 
 
 def measure(durations: list[float], max_seconds: float, epochs: int, num_buckets: int) -> dict:
@@ -74,12 +81,17 @@ def main(argv=None) -> int:
     p.add_argument("--out", default=str(ROOT / "work" / "bench_corpus"), help="where the built-in corpus goes")
     p.add_argument("--langs", default=",".join(BENCH_LANGS))
     p.add_argument("--utts-per-lang", type=int, default=100)
+    p.add_argument("--words", type=parse_words, default=DEFAULT_WORDS, metavar="MIN-MAX",
+                   help="words per utterance of the built-in corpus (default 2-6; 2-24 spreads durations like "
+                        "read speech); other ranges go to OUT-wordsMIN-MAX")
     p.add_argument("--max-seconds", type=float, nargs="+", default=[30.0, 60.0, 120.0])
     p.add_argument("--num-buckets", type=int, default=30)
     p.add_argument("--epochs", type=int, default=5)
     args = p.parse_args(argv)
 
-    durations, source = corpus_durations(args.manifest, Path(args.out), args.langs.split(","), args.utts_per_lang)
+    # a separate folder per word range, so a wide-spread corpus never replaces the default one
+    out = Path(args.out) if args.words == DEFAULT_WORDS else Path("{}-words{}-{}".format(args.out, *args.words))
+    durations, source = corpus_durations(args.manifest, out, args.langs.split(","), args.utts_per_lang, args.words)
     print(f"{source}: {len(durations)} utterances, {sum(durations) / 60:.1f} min, "
           f"duration {min(durations):.2f}-{max(durations):.2f} s (mean {statistics.mean(durations):.2f} s)")  # fmt: skip
     print(f"padding waste, mean of {args.epochs} epochs; {args.num_buckets} buckets\n")

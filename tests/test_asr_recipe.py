@@ -39,6 +39,9 @@ def test_recipe_run_directory(trained_run):
     assert 0.0 <= results["summary"]["de"]["per"] <= 1.5
     table = (trained_run / "results.md").read_text()
     assert "| de | no |" in table and "| en | yes |" in table and "mean unseen" in table
+    # base.yaml decodes with beam search + the bigram LM; the greedy table comes with it
+    assert results["decode"].startswith("beam 16 + 2-gram LM") and "Greedy decoding" in table
+    assert set(results["greedy_summary"]) == set(results["summary"])
     evals = [json.loads(l) for l in (trained_run / "metrics.jsonl").read_text().splitlines()]
     assert any("dev/per/de" in row for row in evals)
 

@@ -241,3 +241,34 @@ def test_two_manifests_with_the_same_id_are_an_error(tmp_path):
     b = write_manifest(tmp_path / "b.jsonl", [utt(2), utt(1)])
     with pytest.raises(ManifestError, match="id 'u1' also occurs in .*a.jsonl"):
         read_manifests([a, b])
+
+
+# ---------------------------------------------------------------- built-in corpus spec
+
+
+def test_corpus_words_validated_and_hashed_only_when_not_default(tmp_path):
+    from polyvox.speech import asr
+    from polyvox.train.config import load_config
+
+    # default corpora keep the folder names they had before `words` existed
+    assert asr.corpus_dir(asr.CorpusConfig()) == asr.corpus_dir(asr.CorpusConfig(words=[2, 6]))
+    assert str(asr.corpus_dir(asr.CorpusConfig())) == "work/corpus/3langs-200-1241dd61"
+    wide = asr.corpus_dir(asr.CorpusConfig(words=[2, 24]))
+    assert wide != asr.corpus_dir(asr.CorpusConfig()) and wide.name.startswith("3langs-200-")
+    cfg_path = tmp_path / "c.yaml"
+    cfg_path.write_text("data:\n  corpus:\n    words: [2, 24]\n", encoding="utf-8")
+    assert load_config(asr.AsrConfig, cfg_path).data.corpus.words == [2, 24]
+    for bad in ([6, 2], [0, 3], [2], [2, 6, 8]):
+        with pytest.raises(ValueError, match=r"corpus\.words"):
+            asr.CorpusConfig(words=bad)
+        with pytest.raises(ValueError, match=r"corpus\.words"):
+            load_config(asr.AsrConfig, None, [f"data.corpus.words={bad}"])
+
+
+def test_speed_perturb_factors_are_checked_when_the_config_loads():
+    from polyvox.speech import asr
+    from polyvox.train.config import load_config
+
+    assert load_config(asr.AsrConfig, None, ["data.speed_perturb=[0.9,1.0,1.1]"]).data.speed_perturb == [0.9, 1.0, 1.1]
+    with pytest.raises(ValueError, match=r"data\.speed_perturb.*\[5\.0\]"):
+        load_config(asr.AsrConfig, None, ["data.speed_perturb=[1.0,5.0]"])

@@ -25,10 +25,10 @@ def test_config_overlays_the_asr_recipe(recipe):
     assert find_recipe(CONFIG) == ROOT / "recipes" / "phoneme_recognition" / "train.py"
     cfg = check_all_keys_used(recipe.PhonemeConfig, CONFIG)
     asr_base = check_all_keys_used(recipe.asr.AsrConfig, ROOT / "recipes" / "asr_ctc" / "configs" / "base.yaml")
-    # the ASR default's model and optimization; only the length pinned for its README results differs
-    assert cfg.model == asr_base.model
-    assert cfg.train.lr == asr_base.train.lr and cfg.train.schedule == asr_base.train.schedule
-    assert (cfg.train.max_steps, cfg.threads) == (3200, 1)
+    # the ASR default's model, optimization, batching and augmentation: only languages differ
+    assert cfg.model == asr_base.model and cfg.train == asr_base.train and cfg.threads == asr_base.threads
+    assert cfg.data.max_batch_seconds == asr_base.data.max_batch_seconds
+    assert cfg.data.speed_perturb == asr_base.data.speed_perturb
     assert cfg.data.unit == "phoneme" and set(cfg.data.train_langs) == set(cfg.data.corpus.langs)
     assert not set(cfg.zeroshot.corpus.langs) & set(cfg.data.train_langs)  # unseen languages are unseen
     sub = recipe.asr_config(cfg)

@@ -142,3 +142,69 @@ def test_cli(tmp_path, capsys):
     assert main(["synth", "--list-langs"]) == 0
     listing = capsys.readouterr().out
     assert "| hi | Hindi | hi | wordfreq |" in listing and f"{len(LANGUAGES)} languages" in listing
+
+
+# ---------------------------------------------------------------- --words: utterance length
+
+
+def _n_words(text):
+    return len(text.split())
+
+
+def test_default_word_range_keeps_the_texts():
+    # corpora on disk are reused only if make_text still gives their texts: the default range
+    # must draw exactly what polyvox drew before ``words`` existed (2-6 words, 1-3 numbers)
+    for code in ("en", "de", "hi", "ja", "cy", "kk"):
+        for i in range(40):
+            assert make_text(code, 3, i) == make_text(code, 3, i, 0, words=(2, 6))
+            assert make_text(code, 3, i, 1) == make_text(code, 3, i, attempt=1, words=[2, 6])
+    counts = {_n_words(make_text("en", 0, i)) for i in range(200)}
+    assert counts == {2, 3, 4, 5, 6}
+
+
+def test_wide_word_range_gives_longer_texts():
+    for code in ("en", "ru", "cy", "kn"):  # wordfreq and num2words languages
+        counts = [_n_words(make_text(code, 0, i, words=(2, 24))) for i in range(300)]
+        assert min(counts) == 2 and max(counts) == 24 and 10 < sum(counts) / len(counts) < 16, code
+    assert make_text("en", 0, 5, words=(2, 24)) == make_text("en", 0, 5, words=(2, 24))
+    assert _n_words(make_text("de", 0, 1, words=(1, 1))) == 1 and _n_words(make_text("cy", 0, 1, words=(7, 7))) == 7
+    pool = word_pool("en")
+    assert _n_words(make_text("en", 0, 1, words=(len(pool) + 5, len(pool) + 9))) == len(pool)  # capped, no crash
+
+
+def test_bad_word_ranges_are_clear_errors(tmp_path, capsys):
+    for bad in ("6-2", "0-3", "x", "2-", "-3", "2-6-8", ""):
+        with pytest.raises(synth.argparse.ArgumentTypeError, match="1 <= MIN <= MAX"):
+            synth.parse_words(bad)
+    assert synth.parse_words("2-24") == (2, 24) and synth.parse_words(" 8 ") == (8, 8)
+    with pytest.raises(SystemExit) as e:
+        main(["synth", "--langs", "en", "--out", str(tmp_path), "--words", "6-2"])
+    assert e.value.code == 2 and "argument --words: expected MIN-MAX" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="1 <= min <= max"):
+        synth.synthesize_corpus(tmp_path, ["en"], 1, speakers=3, words=(0, 3))
+    with pytest.raises(ValueError, match="words must be"):
+        make_text("en", 0, 0, words=(3,))
+
+
+def test_cli_words_range_and_rerun_is_idempotent(tmp_path, monkeypatch):
+    out = tmp_path / "c"
+    args = ["synth", "--langs", "en,cy", "--utts-per-lang", "4", "--out", str(out), "--speakers", "3",
+            "--workers", "2", "--words", "8-12"]  # fmt: skip
+    assert main(args) == 0
+    paths = {n: out / f"{n}.jsonl" for n in ("train", "dev", "test")}
+    utts = _all(paths)
+    assert len(utts) == 8 and {u.language for u in utts} == {"en", "cy"}
+    assert all(8 <= _n_words(u.text) <= 12 for u in utts), [u.text for u in utts]
+    rows = {n: p.read_bytes() for n, p in paths.items()}
+    wavs = {p: p.stat().st_mtime_ns for p in (out / "wavs").rglob("*.wav")}
+
+    real, calls = synth.run_espeak, []
+    monkeypatch.setattr(synth, "run_espeak", lambda cmd: calls.append(cmd) or real(cmd))
+    assert main(args) == 0  # same range: every row reused
+    assert calls == [] and {n: p.read_bytes() for n, p in paths.items()} == rows
+    assert {p: p.stat().st_mtime_ns for p in (out / "wavs").rglob("*.wav")} == wavs
+    # another range re-synthesizes the rows whose text it changes (all en rows; a cy text may be
+    # a single 8-word number, which the default range can give too, and is then rightly reused)
+    default = synth.synthesize_corpus(out, ["en", "cy"], 4, seed=0, speakers=3, workers=2)
+    assert len([c for c in calls if c[c.index("-v") + 1].startswith("en-us")]) >= 4
+    assert all(2 <= _n_words(u.text) <= 6 for u in _all(default) if u.language == "en")

@@ -12,7 +12,7 @@ and set to 0. Batched and one-by-one features therefore agree exactly.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 import torch
 
@@ -111,9 +111,21 @@ def compute_fbank(
     return feats, feat_lens
 
 
-def is_empty_batch(batch: dict) -> bool:
-    """True for the marker :func:`collate_audio` returns when every item was skipped."""
-    return len(batch["ids"]) == 0
+def is_empty_batch(batch: Any) -> bool:
+    """True when every clip of a batch was skipped: ``None``, the marker :func:`collate_audio`
+    returns (zero rows), or any batch (mapping, tensor, list) with zero rows, so text and audio
+    loops test it alike."""
+    if batch is None:
+        return True
+    if isinstance(batch, Mapping):
+        if "wavs" in batch:
+            return len(batch["wavs"]) == 0
+        return any(isinstance(v, torch.Tensor) and v.dim() > 0 and v.shape[0] == 0 for v in batch.values())
+    if isinstance(batch, torch.Tensor):
+        return batch.dim() > 0 and batch.shape[0] == 0
+    if isinstance(batch, (list, tuple)):
+        return len(batch) == 0
+    return False
 
 
 def collate_audio(items: Sequence[dict | None], *, fbank: FbankOptions | None = None) -> dict[str, Any]:

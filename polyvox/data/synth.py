@@ -10,6 +10,7 @@ arguments reuses the rows and wavs already on disk. See ``docs/corpus.md``.
 
 from __future__ import annotations
 
+import argparse
 import os
 import random
 import shutil
@@ -31,7 +32,7 @@ from polyvox.data.manifest import (
     split_manifest,
     write_manifest,
 )
-from polyvox.data.texts import LANGUAGES, make_text, resolve_language
+from polyvox.data.texts import DEFAULT_WORDS, LANGUAGES, check_words, make_text, resolve_language
 
 ESPEAK = "espeak-ng"
 SPLITS = MappingProxyType({"train": 0.8, "dev": 0.1, "test": 0.1})
@@ -61,6 +62,7 @@ class Job:
     seed: int
     speaker: Speaker
     wav: Path
+    words: tuple[int, int] = DEFAULT_WORDS  # (min, max) words per text, see make_text
 
 
 def check_espeak() -> str:
@@ -88,14 +90,17 @@ def make_speakers(code: str, count: int, seed: int) -> list[Speaker]:
     ]
 
 
-def plan_jobs(out_dir: Path, langs: list[str], utts_per_lang: int, seed: int, speakers: int) -> list[Job]:
-    """One job per utterance; utterance ``i`` is spoken by speaker ``i % speakers``."""
+def plan_jobs(out_dir: Path, langs: list[str], utts_per_lang: int, seed: int, speakers: int,
+              words: tuple[int, int] = DEFAULT_WORDS) -> list[Job]:
+    """One job per utterance; utterance ``i`` is spoken by speaker ``i % speakers`` and has
+    ``words`` = (min, max) words."""
+    words = check_words(words)
     jobs = []
     for code in langs:
         spks = make_speakers(code, speakers, seed)
         for i in range(utts_per_lang):
             uid = f"{code}-{i:05d}"
-            jobs.append(Job(uid, code, i, seed, spks[i % len(spks)], out_dir / "wavs" / code / f"{uid}.wav"))
+            jobs.append(Job(uid, code, i, seed, spks[i % len(spks)], out_dir / "wavs" / code / f"{uid}.wav", words))
     return jobs
 
 
@@ -129,7 +134,7 @@ def synthesize_one(job: Job) -> Utterance:
     job.wav.parent.mkdir(parents=True, exist_ok=True)
     problems = []
     for attempt in range(MAX_ATTEMPTS):
-        text = make_text(job.language, job.seed, job.index, attempt)
+        text = make_text(job.language, job.seed, job.index, attempt, job.words)
         raw = run_espeak(espeak_command(job.speaker, tmp, text))
         switches, bad = language_switches(raw), invalid_segments(raw)
         if switches or bad:
@@ -159,12 +164,13 @@ def _existing_rows(out_dir: Path) -> dict[str, Utterance]:
 
 
 def _reusable(job: Job, row: Utterance | None) -> bool:
-    """An existing row is this job's result: same speaker settings, a text this slot can have, wav present."""
+    """An existing row is this job's result: same speaker settings, a text this slot can have
+    (with this job's word range, so changing --words re-synthesizes the rows it changes), wav present."""
     if row is None or dict(row.custom) != _custom(job) or row.speaker != job.speaker.id:
         return False
     if Path(row.audio).resolve() != job.wav.resolve() or not job.wav.exists():
         return False
-    return any(row.text == make_text(job.language, job.seed, job.index, a) for a in range(MAX_ATTEMPTS))
+    return any(row.text == make_text(job.language, job.seed, job.index, a, job.words) for a in range(MAX_ATTEMPTS))
 
 
 def synthesize_corpus(
@@ -176,13 +182,15 @@ def synthesize_corpus(
     workers: int | None = None,
     speaker_disjoint: bool = True,
     fractions: dict[str, float] = SPLITS,
+    words: tuple[int, int] = DEFAULT_WORDS,
 ) -> dict[str, Path]:
     """Build (or complete) the corpus in ``out_dir``; returns {"train"|"dev"|"test": manifest path}.
 
     ``langs`` is a list of ISO codes, a comma-separated string, or "all". Wavs go to
     ``out_dir/wavs/<lang>/<id>.wav`` (16 kHz mono PCM16). ``workers`` (default: CPU count)
     espeak-ng processes run at once. With ``speaker_disjoint`` no speaker appears in two splits,
-    which needs >= 3 speakers per language.
+    which needs >= 3 speakers per language. ``words`` = (min, max) words per text, inclusive
+    (default (2, 6): about 0.9-5 s of speech; (2, 24) spreads durations like read speech).
     """
     out_dir = Path(out_dir)
     codes = parse_langs(langs)
@@ -193,8 +201,9 @@ def synthesize_corpus(
             f"speaker-disjoint {'/'.join(fractions)} splits need >= {len(fractions)} speakers per language, "
             f"got speakers={speakers}; raise --speakers or pass --no-speaker-disjoint"
         )
+    words = check_words(words)
     check_espeak()
-    jobs = plan_jobs(out_dir, codes, utts_per_lang, seed, speakers)
+    jobs = plan_jobs(out_dir, codes, utts_per_lang, seed, speakers, words)
     existing = _existing_rows(out_dir)
     done = {j.id: existing[j.id] for j in jobs if _reusable(j, existing.get(j.id))}
     todo = [j for j in jobs if j.id not in done]
@@ -231,6 +240,18 @@ def format_languages() -> str:
     return "\n".join(lines)
 
 
+def parse_words(spec: str) -> tuple[int, int]:
+    """argparse type for ``--words MIN-MAX``: "2-24" -> (2, 24); a single "8" -> (8, 8)."""
+    lo, sep, hi = spec.strip().partition("-")
+    try:
+        words = (int(lo), int(hi if sep else lo))
+        return check_words(words)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected MIN-MAX words per utterance with 1 <= MIN <= MAX (e.g. 2-6 or 2-24), got {spec!r}"
+        ) from None
+
+
 def add_arguments(parser) -> None:
     parser.add_argument("--langs", help="comma-separated ISO 639 codes (e.g. en,es,de,hi) or 'all'")
     parser.add_argument("--utts-per-lang", type=int, default=100, help="utterances per language (default 100)")
@@ -238,6 +259,11 @@ def add_arguments(parser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="seed for texts and speakers (default 0)")
     parser.add_argument("--speakers", type=int, default=4, help="speakers per language (default 4)")
     parser.add_argument("--workers", type=int, default=None, help="parallel espeak-ng processes (default: CPU count)")
+    parser.add_argument("--words", type=parse_words, default=DEFAULT_WORDS, metavar="MIN-MAX",
+                        help="words per utterance, drawn uniformly in MIN-MAX (default 2-6: about 1-5 s of speech; "
+                             "2-24 spreads durations like read speech, about 1-12 s); num2words languages get "
+                             "that many number words (with the default, 1-3 whole numbers). Another range "
+                             "re-synthesizes the rows of an existing --out, so give it its own folder")  # fmt: skip
     parser.add_argument("--no-speaker-disjoint", dest="speaker_disjoint", action="store_false",
                         help="split by utterance instead of by speaker")  # fmt: skip
     parser.add_argument("--list-langs", action="store_true", help="print the supported languages and exit")
@@ -253,7 +279,8 @@ def run(args) -> int:
         return 2
     try:
         paths = synthesize_corpus(args.out, args.langs, args.utts_per_lang, seed=args.seed, speakers=args.speakers,
-                                  workers=args.workers, speaker_disjoint=args.speaker_disjoint)  # fmt: skip
+                                  workers=args.workers, speaker_disjoint=args.speaker_disjoint,
+                                  words=args.words)  # fmt: skip
     except (SynthError, ValueError) as e:
         print(f"polyvox synth: error: {e}", file=sys.stderr)
         return 2

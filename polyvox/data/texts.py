@@ -4,7 +4,7 @@ Each supported language is one :class:`Language` row in :data:`LANGUAGES` (a pla
 by the ISO 639 code written to manifests). Texts come from ``wordfreq`` (the most frequent
 words, filtered to the language's script) or, for espeak-ng languages that wordfreq does not
 cover, from ``num2words`` (numbers spelled out in the language). Every text is a pure function
-of ``(language, seed, index, attempt)``, so a corpus is reproducible without storing state.
+of ``(language, seed, index, attempt, words)``, so a corpus is reproducible without storing state.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from dataclasses import dataclass
 TOP_N = 5000  # words are drawn from the most frequent TOP_N of wordfreq's list
 MIN_POOL = 200  # a filtered word list smaller than this is an error (the filter is wrong)
 MIN_WORDS, MAX_WORDS = 2, 6
+DEFAULT_WORDS = (MIN_WORDS, MAX_WORDS)  # words per text unless asked otherwise (0.9-5 s of speech)
 
 
 @dataclass(frozen=True)
@@ -134,22 +135,52 @@ def word_pool(code: str, top_n: int = TOP_N) -> tuple[str, ...]:
     return tuple(out)
 
 
-def number_text(lang: Language, rng: random.Random) -> str:
-    """One to three numbers (0-9999) spelled out by num2words, punctuation turned into spaces."""
+def check_words(words) -> tuple[int, int]:
+    """``words`` (a 2-item sequence of ints: min, max words per text) as a tuple; ValueError
+    unless 1 <= min <= max."""
+    try:
+        lo, hi = words
+    except (TypeError, ValueError):
+        raise ValueError(f"words must be (min, max), got {words!r}") from None
+    if not all(isinstance(x, int) and not isinstance(x, bool) for x in (lo, hi)) or not 1 <= lo <= hi:
+        raise ValueError(f"words must be two integers with 1 <= min <= max, got {words!r}")
+    return lo, hi
+
+
+def _spelled(lang: Language, n: int) -> str:
+    """Number ``n`` spelled out by num2words, punctuation turned into spaces."""
     from num2words import num2words
 
-    parts = [num2words(rng.randint(0, 9999), lang=lang.source_code) for _ in range(rng.randint(1, 3))]
-    text = " ".join(parts)
+    text = num2words(n, lang=lang.source_code)
     return " ".join("".join(c if c.isalpha() or unicodedata.category(c)[0] == "M" else " " for c in text).split())
 
 
-def make_text(code: str, seed: int, index: int, attempt: int = 0) -> str:
-    """The text of utterance ``index`` of language ``code``: 2-6 distinct frequent words (or
-    spelled-out numbers). ``attempt`` > 0 gives a different text for the same slot, used when
-    espeak-ng switched language inside the first one."""
+def number_text(lang: Language, rng: random.Random, words: tuple[int, int] = DEFAULT_WORDS) -> str:
+    """Numbers (0-9999) spelled out by num2words, punctuation turned into spaces.
+
+    With the default ``words`` one to three numbers of any length (the original rule, kept so
+    existing corpora stay valid); otherwise exactly n ~ U[min, max] words: whole numbers are
+    joined until there are n words and the last one is cut to fit."""
+    if tuple(words) == DEFAULT_WORDS:
+        return " ".join(_spelled(lang, rng.randint(0, 9999)) for _ in range(rng.randint(1, 3)))
+    n = rng.randint(*words)
+    out: list[str] = []
+    while len(out) < n:
+        out += _spelled(lang, rng.randint(0, 9999)).split()
+    return " ".join(out[:n])
+
+
+def make_text(code: str, seed: int, index: int, attempt: int = 0, words: tuple[int, int] = DEFAULT_WORDS) -> str:
+    """The text of utterance ``index`` of language ``code``: n ~ U[min, max] distinct frequent
+    words, ``words`` = (min, max) inclusive, default 2-6 (or spelled-out numbers, see
+    :func:`number_text`). n is capped at the language's pool size (>= MIN_POOL words).
+    ``attempt`` > 0 gives a different text for the same slot, used when espeak-ng switched
+    language inside the first one. Texts of the default range are those of polyvox before
+    ``words`` existed (same rng draws), so corpora on disk stay reusable."""
+    lo, hi = check_words(words)
     lang = LANGUAGES[code]
     rng = random.Random(f"text:{seed}:{code}:{index}:{attempt}")
     if lang.source == "num2words":
-        return number_text(lang, rng)
+        return number_text(lang, rng, (lo, hi))
     pool = word_pool(code)
-    return " ".join(rng.sample(pool, rng.randint(MIN_WORDS, MAX_WORDS)))
+    return " ".join(rng.sample(pool, min(rng.randint(lo, hi), len(pool))))

@@ -44,7 +44,7 @@ from polyvox.speech.decoding import (
 from polyvox.speech.metrics import error_counts, summarize
 from polyvox.speech.models import HFCTC, ModelConfig, build_model, hf_model_from_config
 from polyvox.speech.vocab import Vocab, tokens_to_text, utterance_tokens
-from polyvox.train.config import TrainConfig, load_config, save_config
+from polyvox.train.config import ConfigError, TrainConfig, load_config, save_config
 
 CONFIG_FILE = "config.yaml"
 VOCAB_FILE = "vocab.json"
@@ -64,7 +64,17 @@ class CorpusConfig:
     utts_per_lang: int = 200
     seed: int = 0
     speakers: int = 4
+    words: list[int] = field(default_factory=lambda: [2, 6])  # [min, max] words per utterance; [2, 24] ~ read speech
     dir: str = ""  # default: work/corpus/<hash of the spec>
+
+    def __post_init__(self):
+        from polyvox.data.texts import check_words
+
+        try:
+            self.words = list(check_words(self.words))
+        except ValueError:
+            raise ConfigError(f"corpus.words: expected [min, max] with 1 <= min <= max (e.g. [2, 24]), "
+                              f"got {self.words!r}") from None
 
 
 @dataclass
@@ -85,6 +95,15 @@ class DataConfig:
     num_workers: int = 0
     vocab_min_count: int = 1
     on_error: Literal["skip", "raise"] = "skip"  # a bad clip: skip it and list it in RUN/skipped.jsonl, or stop
+    speed_perturb: list[float] = field(default_factory=list)  # e.g. [0.9, 1.0, 1.1]: one factor per training batch
+
+    def __post_init__(self):
+        from polyvox.data.augment import check_speed_factors
+
+        try:
+            check_speed_factors(self.speed_perturb)
+        except ValueError as e:
+            raise ConfigError(str(e)) from None
 
 
 @dataclass
@@ -106,7 +125,10 @@ def corpus_dir(c: CorpusConfig) -> Path:
     """Where a built-in corpus spec lives: ``c.dir`` or work/corpus/<langs>-<n>-<hash>."""
     if c.dir:
         return Path(c.dir)
-    key = json.dumps([sorted(c.langs), c.utts_per_lang, c.seed, c.speakers])
+    spec = [sorted(c.langs), c.utts_per_lang, c.seed, c.speakers]
+    if list(c.words) != [2, 6]:  # only then, so folders of default corpora keep their names
+        spec.append(list(c.words))
+    key = json.dumps(spec)
     tag = hashlib.sha1(key.encode()).hexdigest()[:8]
     return Path("work/corpus") / f"{len(c.langs)}langs-{c.utts_per_lang}-{tag}"
 
@@ -121,7 +143,8 @@ def manifest_paths(d: DataConfig) -> dict[str, list[Path]]:
     from polyvox.data.synth import synthesize_corpus
 
     c = d.corpus
-    paths = synthesize_corpus(corpus_dir(c), c.langs, c.utts_per_lang, seed=c.seed, speakers=c.speakers)
+    paths = synthesize_corpus(corpus_dir(c), c.langs, c.utts_per_lang, seed=c.seed, speakers=c.speakers,
+                              words=tuple(c.words))
     return {s: [paths[s]] for s in ("train", "dev", "test")}
 
 

@@ -33,6 +33,8 @@ from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 
+from polyvox.data.ipa import SEGMENT_MAP
+
 WORD_BOUNDARY = "|"
 # Tokens every decoding mode keeps: CTC blank (under its usual names) and the word boundary.
 SPECIAL_TOKENS = ("<blank>", "<pad>", "<b>", WORD_BOUNDARY)
@@ -45,9 +47,11 @@ _STRESS = "ˈˌ'"
 # (espeak's ASCII-to-IPA table turns "3" into ɜ), glued to the end of the rhyme token.
 TONAL_LANGUAGES = frozenset({"cmn", "yue", "hak", "nan", "vi", "th", "shn", "lo", "my", "zh"})
 
-# Whole-token rewrites of espeak phoneme names that are not IPA (checked after stress/tone removal).
+# Whole-token rewrites of espeak phoneme names that are not IPA (checked after stress/tone removal):
+# the corpus cleaner's table (polyvox.data.ipa.SEGMENT_MAP, so both spell these alike) plus the
+# notations of languages the corpus does not clean (cmn erhua, rhotic vowels, en-us barred i).
 ESPEAK_TOKENS = {
-    "sx": "ɧ",  # Swedish sj-sound
+    **SEGMENT_MAP,
     "ər": "ə˞",  # cmn erhua
     "ɚ": "ə˞",
     "ɚː": "ə˞",
@@ -55,14 +59,6 @@ ESPEAK_TOKENS = {
     "ɝː": "ɜ˞",
     "ᵻ": "ɨ",  # en-us reduced barred i ("roses")
     "i.": "ɨ",  # cmn apical vowel after s., ts. (zhi, shi)
-    # the same choices as polyvox.data.ipa (the corpus cleaner), so both spell these alike
-    "a.": "ɑ",  # ar back allophone next to emphatics
-    "a.ː": "ɑː",
-    "k^": "c",  # mk ќ palatal stop
-    "ɡ^": "ɟ",  # mk ѓ
-    "g^": "ɟ",
-    'u"': "ʉ",  # ru centralised u after a soft consonant
-    "ʲ": "j",  # ta/te bare palatal glide
 }
 # Per-language whole-token rewrites, for espeak names that mean different things elsewhere.
 ESPEAK_LANGUAGE_TOKENS = {"ky": {"oe": "ø"}}

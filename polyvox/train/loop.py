@@ -25,6 +25,7 @@ from typing import Any, Callable, Mapping
 
 import torch
 
+from polyvox.data.collate import is_empty_batch
 from polyvox.train import checkpoint as ckpt
 from polyvox.train.config import TrainConfig, config_to_dict
 from polyvox.train.logging import METRICS_FILE, RunLogger
@@ -109,21 +110,6 @@ def total_steps(config: TrainConfig, train_loader) -> int:
             if not config.max_steps:
                 raise ValueError("train.max_epochs needs a train loader with a length; set train.max_steps") from None
     return min(steps)
-
-
-def is_empty_batch(batch: Any) -> bool:
-    """A collate returns None (or zero rows) when every clip of a batch was skipped as corrupt."""
-    if batch is None:
-        return True
-    if isinstance(batch, Mapping):
-        if "wavs" in batch:
-            return len(batch["wavs"]) == 0
-        return any(isinstance(v, torch.Tensor) and v.dim() > 0 and v.shape[0] == 0 for v in batch.values())
-    if isinstance(batch, torch.Tensor):
-        return batch.dim() > 0 and batch.shape[0] == 0
-    if isinstance(batch, (list, tuple)):
-        return len(batch) == 0
-    return False
 
 
 def _batch_rows(batch: Any) -> int | None:

@@ -16,6 +16,7 @@ fit() -> final test evaluation per language (results.md, results.json, plots). P
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import shutil
 import sys
@@ -26,6 +27,7 @@ from pathlib import Path
 import torch
 from accelerate import PartialState
 
+from polyvox.data.augment import speed_perturb
 from polyvox.data.dataset import AudioDataset, read_skip_report
 from polyvox.data.manifest import format_stats, manifest_stats
 from polyvox.plotting import save_figure
@@ -95,7 +97,9 @@ def train_and_test(cfg: asr.AsrConfig, run_dir: Path) -> dict:
         collate_fn=partial(asr.collate_with_targets, vocab=vocab, unit=unit))
 
     def loss_step(model, batch):
-        log_probs, lens = model(batch["wavs"], batch["wav_lens"])
+        # speed perturbation here, in the main process: the global RNG it draws from is checkpointed
+        wavs, wav_lens, _ = speed_perturb(batch["wavs"], batch["wav_lens"], cfg.data.speed_perturb)
+        log_probs, lens = model(wavs, wav_lens)
         loss = ctc_loss(log_probs, lens, batch["targets"], batch["target_lens"], blank=vocab.blank_id)
         return loss, {"frames_per_token": (lens.sum() / batch["target_lens"].sum()).detach()}
 
@@ -118,6 +122,10 @@ def train_and_test(cfg: asr.AsrConfig, run_dir: Path) -> dict:
     # ---- test: every eval language, seen and unseen, with the configured decoding
     run = asr.load_run(run_dir)
     summary, rows = asr.evaluate_utterances(run, splits["test"], on_error=cfg.data.on_error, report_path=report)
+    greedy = None  # with beam search, the greedy table too: what the decoder and LM buy
+    if run.decoder is not None:
+        greedy, _ = asr.evaluate_utterances(dataclasses.replace(run, decoder=None), splits["test"],
+                                            on_error=cfg.data.on_error, report_path=report)
     with open(run_dir / "predictions.jsonl", "w", encoding="utf-8") as f:
         for r in rows:
             f.write(json.dumps({k: r[k] for k in ("id", "language", "ref", "hyp")}, ensure_ascii=False) + "\n")
@@ -126,21 +134,36 @@ def train_and_test(cfg: asr.AsrConfig, run_dir: Path) -> dict:
                "train_langs": train_langs, "unit": unit, "primary_metric": metric, "checkpoint": str(chosen),
                "steps": result.step, "best_step": result.best_step, "train_minutes": train_minutes,
                "total_minutes": total_minutes,
-               "parameters": count_parameters(model), "decode": cfg.decode.method}
+               "parameters": count_parameters(model), "decode": describe_decoding(cfg.decode)}
+    if greedy is not None:
+        results["greedy_summary"] = {l: {k: asr.nan_to_none(v) for k, v in s.items()} for l, s in greedy.items()}
     (run_dir / "results.json").write_text(json.dumps(results, indent=1), encoding="utf-8")
     table = results_table(summary, seen=train_langs)
+    greedy_part = "" if greedy is None else f"\n## Greedy decoding, same model\n\n{results_table(greedy, seen=train_langs)}\n"
     (run_dir / "results.md").write_text(
-        f"# {run_dir.name}: test set, {unit} targets, {cfg.decode.method} decoding\n\n"
+        f"# {run_dir.name}: test set, {unit} targets, {describe_decoding(cfg.decode)}\n\n"
         f"{count_parameters(model) / 1e6:.2f} M parameters ({cfg.model.backbone}), {result.step} steps, "
         f"{train_minutes:.1f} min of training ({total_minutes:.1f} min with data preparation); "
-        f"weights from {chosen.name}.\n\n{table}\n", encoding="utf-8")
+        f"weights from {chosen.name}.\n\n{table}\n{greedy_part}", encoding="utf-8")
     plot_per_language(summary, metric, run_dir / f"test_{metric}.png")
+    if greedy is not None:
+        print(f"greedy decoding: {metric.upper()} {100 * greedy['all'][metric]:.2f} %", flush=True)
+    print(f"test set, {describe_decoding(cfg.decode)}:", flush=True)
     print(table, flush=True)
     print(f"results: {run_dir / 'results.md'}", flush=True)
     if report.exists():
         skipped = read_skip_report(report)
         print(f"{len(skipped)} unusable clip(s) skipped, listed with reasons in {report}", flush=True)
     return summary
+
+
+def describe_decoding(d) -> str:
+    """'greedy decoding' / 'beam 16 + 2-gram LM (alpha 0.5, beta 1.0)'."""
+    if d.method == "greedy":
+        return "greedy decoding"
+    lm = f" + {d.lm_order}-gram LM (alpha {d.lm_alpha}, beta {d.lm_beta})" if d.lm_order > 0 else ""
+    lm = f" + LM {d.lm_path} (alpha {d.lm_alpha}, beta {d.lm_beta})" if d.lm_path else lm
+    return f"beam {d.beam_width}{lm}"
 
 
 def plot_per_language(summary: dict, metric: str, path: Path) -> None:

@@ -97,7 +97,7 @@ def eval_utterances(cfg: PhonemeConfig) -> list:
         utts += asr.read_manifests(asr.manifest_paths(cfg.data)["test"])
     if z.corpus.langs:
         paths = synthesize_corpus(asr.corpus_dir(z.corpus), z.corpus.langs, z.corpus.utts_per_lang,
-                                  seed=z.corpus.seed, speakers=z.corpus.speakers)
+                                  seed=z.corpus.seed, speakers=z.corpus.speakers, words=tuple(z.corpus.words))
         utts += asr.read_manifests([paths[s] for s in ("train", "dev", "test")])
     utts += asr.read_manifests([Path(p) for p in z.manifests])
     if z.langs:
