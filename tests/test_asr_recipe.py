@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+import torch
 
 from polyvox.cli import main as cli
 
@@ -136,3 +137,33 @@ def test_eval_cli_skips_and_lists_a_corrupt_clip_or_stops(trained_run, tiny_corp
     assert cli(["eval", str(trained_run), "--manifest", str(test), "--on-error", "raise"]) == 2
     err = capsys.readouterr().err
     assert "broken.wav" in err and "not an audio file" in err
+
+
+@pytest.mark.slow
+def test_resumed_run_draws_the_same_speed_factors(tiny_corpus, tmp_path, capsys):
+    """A run resumed from a mid-run checkpoint ends with the same weights as an uninterrupted one,
+    with speed perturbation on (its factor draws come from the checkpointed RNG)."""
+    import shutil
+
+    from safetensors.torch import load_file
+
+    def train(run_dir):
+        overrides = debug_overrides(tiny_corpus, run_dir, steps=6) + [
+            "train.save_every=3", "train.keep_last=5", "data.speed_perturb=[0.9,1.1]", "decode.method=greedy"]
+        assert cli(["train", str(CONFIGS / "base.yaml"), *overrides]) == 0
+
+    train(tmp_path / "ref")
+    train(tmp_path / "run")
+    shutil.rmtree(tmp_path / "run" / "checkpoints" / "step-0000006")  # as if killed after step 3's save
+    (tmp_path / "run" / "model.safetensors").unlink()
+    capsys.readouterr()
+    train(tmp_path / "run")
+    assert "(step 3)" in capsys.readouterr().out  # it resumed, it did not start over
+    a = load_file(str(tmp_path / "ref" / "checkpoints" / "step-0000006" / "model.safetensors"))
+    b = load_file(str(tmp_path / "run" / "checkpoints" / "step-0000006" / "model.safetensors"))
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    # and the draw matters: without speed perturbation the weights differ
+    over = debug_overrides(tiny_corpus, tmp_path / "plain", steps=6) + ["data.speed_perturb=[]", "decode.method=greedy"]
+    assert cli(["train", str(CONFIGS / "base.yaml"), *over]) == 0
+    c = load_file(str(tmp_path / "plain" / "model.safetensors"))
+    assert not all(torch.equal(a[k], c[k]) for k in a)
