@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 from pathlib import Path
 from typing import Mapping
 
@@ -63,7 +64,10 @@ class RunLogger:
             self.tb = SummaryWriter(str(self.run_dir / TB_DIR), purge_step=start_step + 1 if start_step else None)
         except ImportError:  # tensorboard is optional at run time
             self.tb = None
-        self.bar = tqdm(total=total_steps, initial=start_step, unit="step", dynamic_ncols=True, desc="train")
+        # redirected to a file (CI, nohup, `> log`), redraw every 30 s, not 10 times a second
+        interval = 0.1 if sys.stderr.isatty() else 30.0
+        self.bar = tqdm(total=total_steps, initial=start_step, unit="step", dynamic_ncols=True, desc="train",
+                        mininterval=interval, maxinterval=max(10.0, interval))
 
     def progress(self, steps: int, loss: float | None = None, items_per_s: float | None = None,
                  lr: float | None = None):
