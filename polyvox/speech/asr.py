@@ -140,12 +140,17 @@ def manifest_paths(d: DataConfig) -> dict[str, list[Path]]:
         if missing:
             raise ValueError(f"data.train_manifests is set, so data.{missing[0]} is needed too")
         return {s: [Path(p) for p in getattr(d, f"{s}_manifests")] for s in ("train", "dev", "test")}
+    paths = synthesize_builtin(d.corpus)
+    return {s: [paths[s]] for s in ("train", "dev", "test")}
+
+
+def synthesize_builtin(c: CorpusConfig) -> dict[str, Path]:
+    """Build (or reuse) the built-in corpus ``c`` describes, in :func:`corpus_dir`;
+    returns {"train"|"dev"|"test": manifest path}."""
     from polyvox.data.synth import synthesize_corpus
 
-    c = d.corpus
-    paths = synthesize_corpus(corpus_dir(c), c.langs, c.utts_per_lang, seed=c.seed, speakers=c.speakers,
-                              words=tuple(c.words))
-    return {s: [paths[s]] for s in ("train", "dev", "test")}
+    return synthesize_corpus(corpus_dir(c), c.langs, c.utts_per_lang, seed=c.seed, speakers=c.speakers,
+                             words=tuple(c.words))
 
 
 def read_manifests(paths: Sequence[Path]) -> list[Utterance]:
@@ -374,7 +379,7 @@ def evaluate_utterances(run: AsrRun, utts: Sequence[Utterance], max_batch_second
     A clip that cannot be used is skipped and listed in ``report_path`` (``on_error="skip"``) or
     stops the evaluation with an error naming it (``"raise"``); skipped rows are not scored."""
     max_batch_seconds = max_batch_seconds or default_batch_seconds(run.device)
-    from polyvox.data.collate import collate_audio
+    from polyvox.data.collate import collate_audio, is_empty_batch
     from polyvox.data.dataset import AudioDataset
     from polyvox.data.sampler import DurationBucketSampler
 
@@ -385,7 +390,7 @@ def evaluate_utterances(run: AsrRun, utts: Sequence[Utterance], max_batch_second
     run.model.eval()
     rows = []
     for batch in loader:
-        if not batch["ids"]:
+        if is_empty_batch(batch):  # every clip of it skipped and reported
             continue
         hyps = decode_batch(run, batch["wavs"], batch["wav_lens"])
         for utt, hyp in zip(batch["utts"], hyps):

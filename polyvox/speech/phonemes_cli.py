@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import sys
 
-MODES = ("raw", "restrict", "map")
+from polyvox.speech.zeroshot import MODES
 
 
 def add_arguments(p) -> None:

@@ -252,7 +252,7 @@ def evaluate_zero_shot(run, utts: Sequence, inventories: Mapping[str, Iterable[s
     Returns ``summary[lang] = {"utterances", "oov", "inventory", "<mode>": {"per", "pfer"}}``
     (``oov``: share of reference phones outside the training phones) and rows
     ``{id, language, ref, <mode>: hyp}`` (space-separated segments)."""
-    from polyvox.data.collate import collate_audio
+    from polyvox.data.collate import collate_audio, is_empty_batch
     from polyvox.data.dataset import AudioDataset
     from polyvox.data.sampler import DurationBucketSampler
     from polyvox.speech.asr import default_batch_seconds
@@ -272,7 +272,7 @@ def evaluate_zero_shot(run, utts: Sequence, inventories: Mapping[str, Iterable[s
         loader = torch.utils.data.DataLoader(ds, batch_sampler=sampler, collate_fn=collate_audio)
         refs, hyps = [], {m: [] for m in modes}
         for batch in loader:
-            if not batch["ids"]:
+            if is_empty_batch(batch):  # every clip of it skipped (and warned about)
                 continue
             log_probs, lens = run.model(batch["wavs"].to(run.device), batch["wav_lens"].to(run.device))
             decoded = decode_modes(log_probs.float().cpu(), lens.cpu(), lang_modes)

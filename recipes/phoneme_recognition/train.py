@@ -90,14 +90,11 @@ def main(config_path: str, overrides: list[str]) -> int:
 def eval_utterances(cfg: PhonemeConfig) -> list:
     """Rows to score: the data test split (seen languages, and unseen ones if the corpus has
     any) and every row of the zero-shot corpus / manifests."""
-    from polyvox.data.synth import synthesize_corpus
-
     z, utts = cfg.zeroshot, []
     if z.test_split:
         utts += asr.read_manifests(asr.manifest_paths(cfg.data)["test"])
     if z.corpus.langs:
-        paths = synthesize_corpus(asr.corpus_dir(z.corpus), z.corpus.langs, z.corpus.utts_per_lang,
-                                  seed=z.corpus.seed, speakers=z.corpus.speakers, words=tuple(z.corpus.words))
+        paths = asr.synthesize_builtin(z.corpus)
         utts += asr.read_manifests([paths[s] for s in ("train", "dev", "test")])
     utts += asr.read_manifests([Path(p) for p in z.manifests])
     if z.langs:
