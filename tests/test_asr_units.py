@@ -205,6 +205,15 @@ def test_conformer_shapes_lengths_and_padding_invariance():
     assert alone.shape[1] == 11
 
 
+def test_subsampling_channels_set_the_front_end_width():
+    cfg = models.ModelConfig(d_model=32, num_layers=1, num_heads=2, ffn_dim=64, n_mels=40, subsampling_channels=8)
+    m = models.build_model(cfg, 11)
+    assert m.subsample.conv[2].weight.shape == (8, 8, 3, 3)
+    assert m.subsample.out.in_features == 8 * 9  # 40 mels -> 19 -> 9 after two stride-2 convs
+    lp, out_lens = m.eval()(torch.randn(1, 16000) * 0.1, torch.tensor([16000]))
+    assert lp.shape == (1, 23, 11) and out_lens.tolist() == [23]
+
+
 def test_resize_output_keeps_old_rows():
     cfg = models.ModelConfig(d_model=16, num_layers=1, num_heads=2, ffn_dim=32, n_mels=20)
     m = models.build_model(cfg, 5)

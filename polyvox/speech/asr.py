@@ -117,6 +117,13 @@ class AsrConfig:
     decode: DecodeConfig = field(default_factory=DecodeConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
 
+    def __post_init__(self):
+        if self.model.attribute_heads and self.data.unit != "phoneme":
+            raise ConfigError(f"model.attribute_heads needs data.unit: phoneme (articulatory features of "
+                              f"phones), got data.unit: {self.data.unit}")
+        if self.model.attribute_weight < 0:
+            raise ConfigError(f"model.attribute_weight must be >= 0, got {self.model.attribute_weight}")
+
 
 # ----------------------------------------------------------------------------------- data
 

@@ -38,6 +38,10 @@ class ModelConfig:
     conv_kernel: int = 15
     dropout: float = 0.1
     subsampling: int = 4  # 2 or 4 (frames of 20 or 40 ms)
+    subsampling_channels: int = 64  # of the two 3x3 convolutions; their backward pass is costly on CPU
+    # --- every backbone ---
+    attribute_heads: bool = False  # Allophant-style multitask: a CTC head per articulatory feature (phoneme targets)
+    attribute_weight: float = 0.3  # weight of the attribute heads' mean CTC loss next to the phone loss
     spec_time_masks: int = 2
     spec_time_width: int = 40  # max frames (10 ms) per time mask
     spec_freq_masks: int = 2
@@ -106,7 +110,7 @@ class ConformerCTC(nn.Module):
             iid_masks=True,
             zero_masking=True,
         )
-        self.subsample = ConvSubsampling(cfg.n_mels, cfg.d_model, cfg.subsampling)
+        self.subsample = ConvSubsampling(cfg.n_mels, cfg.d_model, cfg.subsampling, cfg.subsampling_channels)
         self.dropout = nn.Dropout(cfg.dropout)
         self.encoder = torchaudio.models.Conformer(
             input_dim=cfg.d_model,
@@ -117,8 +121,11 @@ class ConformerCTC(nn.Module):
             dropout=cfg.dropout,
         )
         self.head = nn.Linear(cfg.d_model, vocab_size)
+        self.attribute_head = build_attribute_head(cfg, cfg.d_model)
 
-    def forward(self, wavs: torch.Tensor, wav_lens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(self, wavs: torch.Tensor, wav_lens: torch.Tensor, with_attributes: bool = False):
+        """-> (log_probs (B, F, V), out_lens (B,)), plus attribute log-probs (B, F, K, 4) when
+        ``with_attributes`` (the model must have been built with ``attribute_heads``)."""
         from polyvox.data.collate import compute_fbank
 
         feats, lens = compute_fbank(wavs, wav_lens, self.fbank)  # (B, F, n_mels)
@@ -126,7 +133,9 @@ class ConformerCTC(nn.Module):
             feats = self.specaug(feats.transpose(1, 2)).transpose(1, 2)
         x, lens = self.subsample(feats, lens)
         x, lens = self.encoder(self.dropout(x), lens.clamp(min=1))
-        return torch.log_softmax(self.head(self.dropout(x)).float(), dim=-1), lens
+        x = self.dropout(x)
+        log_probs = torch.log_softmax(self.head(x).float(), dim=-1)
+        return (log_probs, lens, attributes_of(self.attribute_head, x)) if with_attributes else (log_probs, lens)
 
 
 # ----------------------------------------------------------------------------------- hugging face
@@ -142,18 +151,41 @@ class HFCTC(nn.Module):
     zero padding and no mask, as in Hugging Face's own recipes.
     """
 
-    def __init__(self, hf_model: nn.Module):
+    def __init__(self, hf_model: nn.Module, attribute_head: nn.Linear | None = None):
         super().__init__()
         self.hf = hf_model
+        self.attribute_head = attribute_head  # outside ``hf``: export saves the phone model only
         self.use_attention_mask = getattr(hf_model.config, "feat_extract_norm", "layer") == "layer"
 
-    def forward(self, wavs: torch.Tensor, wav_lens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(self, wavs: torch.Tensor, wav_lens: torch.Tensor, with_attributes: bool = False):
+        """Same contract as :meth:`ConformerCTC.forward`."""
         wav_lens = wav_lens.to(wavs.device)
         mask = torch.arange(wavs.shape[1], device=wavs.device)[None, :] < wav_lens[:, None]
         x = normalize_waveforms(wavs.float(), mask)
-        out = self.hf(x, attention_mask=mask.long() if self.use_attention_mask else None)
-        lens = self.hf._get_feat_extract_output_lengths(wav_lens).long()
-        return torch.log_softmax(out.logits.float(), dim=-1), lens.clamp(max=out.logits.shape[1])
+        out = self.hf(x, attention_mask=mask.long() if self.use_attention_mask else None,
+                      output_hidden_states=with_attributes)
+        lens = self.hf._get_feat_extract_output_lengths(wav_lens).long().clamp(max=out.logits.shape[1])
+        log_probs = torch.log_softmax(out.logits.float(), dim=-1)
+        if with_attributes:  # the encoder's last hidden state, the input of the CTC head
+            return log_probs, lens, attributes_of(self.attribute_head, out.hidden_states[-1])
+        return log_probs, lens
+
+
+def build_attribute_head(cfg: ModelConfig, hidden_size: int) -> nn.Linear | None:
+    """The attribute heads (one linear layer, K features x 4 classes) if ``cfg.attribute_heads``."""
+    if not cfg.attribute_heads:
+        return None
+    from polyvox.speech.attributes import NUM_CLASSES, num_attributes
+
+    return nn.Linear(hidden_size, num_attributes() * NUM_CLASSES)
+
+
+def attributes_of(head: nn.Linear | None, hidden: torch.Tensor) -> torch.Tensor:
+    if head is None:
+        raise ValueError("this model has no attribute heads (build it with model.attribute_heads: true)")
+    from polyvox.speech.attributes import attribute_log_probs
+
+    return attribute_log_probs(head, hidden)
 
 
 def normalize_waveforms(wavs: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -184,7 +216,7 @@ def _hf_kwargs(cfg: ModelConfig, vocab_size: int) -> dict:
 def _finish_hf(cfg: ModelConfig, hf_model: nn.Module) -> HFCTC:
     if cfg.freeze_feature_encoder and hasattr(hf_model, "freeze_feature_encoder"):
         hf_model.freeze_feature_encoder()
-    return HFCTC(hf_model)
+    return HFCTC(hf_model, build_attribute_head(cfg, hf_model.config.hidden_size))
 
 
 def build_hf_pretrained(cfg: ModelConfig, vocab_size: int) -> HFCTC:

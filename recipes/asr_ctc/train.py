@@ -32,7 +32,7 @@ from polyvox.data.dataset import AudioDataset, read_skip_report
 from polyvox.data.manifest import format_stats, manifest_stats
 from polyvox.plotting import save_figure
 from polyvox.data.sampler import DurationBucketSampler, language_balanced_weights
-from polyvox.speech import asr
+from polyvox.speech import asr, attributes
 from polyvox.speech.ctc import ctc_loss
 from polyvox.speech.metrics import METRICS, plot_transfer_heatmap, results_table, transfer_table
 from polyvox.speech.models import build_model, count_parameters, resize_output
@@ -96,12 +96,24 @@ def train_and_test(cfg: asr.AsrConfig, run_dir: Path) -> dict:
         train_ds, batch_sampler=sampler, num_workers=cfg.data.num_workers,
         collate_fn=partial(asr.collate_with_targets, vocab=vocab, unit=unit))
 
+    # Allophant-style multitask: each phone token's articulatory features, for the attribute heads
+    attribute_table = attributes.attribute_table(vocab.tokens) if cfg.model.attribute_heads else None
+
     def loss_step(model, batch):
         # speed perturbation here, in the main process: the global RNG it draws from is checkpointed
         wavs, wav_lens, _ = speed_perturb(batch["wavs"], batch["wav_lens"], cfg.data.speed_perturb)
-        log_probs, lens = model(wavs, wav_lens)
+        if attribute_table is None:
+            log_probs, lens = model(wavs, wav_lens)
+        else:  # through forward(), so DDP under `accelerate launch` sees the heads' gradients too
+            log_probs, lens, attr_log_probs = model(wavs, wav_lens, with_attributes=True)
         loss = ctc_loss(log_probs, lens, batch["targets"], batch["target_lens"], blank=vocab.blank_id)
-        return loss, {"frames_per_token": (lens.sum() / batch["target_lens"].sum()).detach()}
+        stats = {"frames_per_token": (lens.sum() / batch["target_lens"].sum()).detach()}
+        if attribute_table is not None:
+            targets, target_lens = attributes.attribute_targets(batch["targets"], batch["target_lens"], attribute_table)
+            attr_loss = attributes.attribute_ctc_loss(attr_log_probs, lens, targets, target_lens)
+            loss = loss + cfg.model.attribute_weight * attr_loss
+            stats["attribute_loss"] = attr_loss.detach()
+        return loss, stats
 
     def evaluate(model):  # greedy decoding of the dev set, per language
         run = asr.AsrRun(cfg, vocab, model, run_dir, device=next(model.parameters()).device)
