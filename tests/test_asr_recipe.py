@@ -73,6 +73,31 @@ def test_eval_and_transcribe_cli(trained_run, tiny_corpus, capsys, tmp_path):
     assert "cannot be exported" in capsys.readouterr().err
 
 
+
+@pytest.mark.slow
+def test_tune_lm_grid_matches_plain_eval_at_each_point(trained_run, tiny_corpus, capsys, tmp_path):
+    """--tune-lm decodes the posteriors once per (alpha, beta); each point must score exactly what
+    `polyvox eval --lm-alpha A --lm-beta B` scores, and the best pair is the grid's minimum."""
+    out = tmp_path / "tune.json"
+    assert cli(["eval", str(trained_run), "--manifest", str(tiny_corpus["dev"]), "--tune-lm",
+                "--alphas", "0,2", "--betas", "0,3", "--tune-metric", "per", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    tuned = json.loads(out.read_text())
+    assert [(g["alpha"], g["beta"]) for g in tuned["grid"]] == [(0, 0), (0, 3), (2, 0), (2, 3)]
+    best = min(tuned["grid"], key=lambda g: g["summary"]["all"]["per"])
+    assert tuned["best"] == {"alpha": best["alpha"], "beta": best["beta"]}
+    assert f"--lm-alpha {best['alpha']:g} --lm-beta {best['beta']:g}" in printed
+    for g in tuned["grid"][1:3]:
+        plain = tmp_path / f"plain-{g['alpha']}-{g['beta']}.json"
+        assert cli(["eval", str(trained_run), "--manifest", str(tiny_corpus["dev"]), "--lm-alpha", str(g["alpha"]),
+                    "--lm-beta", str(g["beta"]), "--out", str(plain)]) == 0
+        assert json.loads(plain.read_text())["all"]["per"] == pytest.approx(g["summary"]["all"]["per"])
+    capsys.readouterr()
+    assert cli(["eval", str(trained_run), "--manifest", str(tiny_corpus["dev"]), "--tune-lm", "--greedy"]) == 2
+    assert "--tune-lm needs beam search with an LM" in capsys.readouterr().err
+    assert cli(["eval", str(trained_run), "--manifest", str(tiny_corpus["dev"]), "--tune-lm", "--alphas", "x"]) == 2
+    assert "--alphas: expected comma-separated numbers" in capsys.readouterr().err
+
 @pytest.mark.slow
 def test_fewshot_adaptation_extends_the_vocabulary(trained_run, tiny_corpus, tmp_path):
     from polyvox.speech.vocab import Vocab

@@ -27,7 +27,7 @@ import os
 import random
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Sequence
+from typing import Any, Iterable, Literal, Sequence
 
 import torch
 
@@ -327,9 +327,16 @@ def decode_batch(run: AsrRun, wavs: torch.Tensor, wav_lens: torch.Tensor, mappin
     log_probs, lens = run.model(wavs.to(run.device), wav_lens.to(run.device))
     if mapping is not None:
         log_probs = apply_posterior_mapping(log_probs, mapping)
-    if run.decoder is None:
+    return decode_log_probs(run, log_probs, lens)
+
+
+def decode_log_probs(run: AsrRun, log_probs: torch.Tensor, lens: torch.Tensor, decoder=None) -> list[list[str]]:
+    """Posteriors (B, F, V) + lengths (B,) -> token lists with ``decoder`` (default: the run's;
+    greedy when it has none)."""
+    decoder = decoder or run.decoder
+    if decoder is None:
         return greedy_decode(log_probs, lens, run.vocab)
-    return beam_decode(run.decoder, log_probs, lens, run.vocab, run.config.decode.beam_width)
+    return beam_decode(decoder, log_probs, lens, run.vocab, run.config.decode.beam_width)
 
 
 def batches_by_length(lengths: Sequence[float], max_seconds: float, sample_rate: int = 16000) -> list[list[int]]:
@@ -385,6 +392,16 @@ def evaluate_utterances(run: AsrRun, utts: Sequence[Utterance], max_batch_second
 
     A clip that cannot be used is skipped and listed in ``report_path`` (``on_error="skip"``) or
     stops the evaluation with an error naming it (``"raise"``); skipped rows are not scored."""
+    batches = posteriors(run, utts, max_batch_seconds, num_workers, on_error, report_path)
+    rows = score_rows(run, [(b_utts, decode_log_probs(run, lp, lens)) for b_utts, lp, lens in batches])
+    return summarize(rows), rows
+
+
+@torch.no_grad()
+def posteriors(run: AsrRun, utts: Sequence[Utterance], max_batch_seconds: float | None = None,
+               num_workers: int = 0, on_error: str = "skip", report_path: str | os.PathLike | None = None):
+    """Yield (utterances, log_probs (B, F, V), lens (B,)) per length-sorted batch of manifest rows;
+    unusable clips are skipped and reported (or raise) as in :func:`evaluate_utterances`."""
     max_batch_seconds = max_batch_seconds or default_batch_seconds(run.device)
     from polyvox.data.collate import collate_audio, is_empty_batch
     from polyvox.data.dataset import AudioDataset
@@ -395,17 +412,47 @@ def evaluate_utterances(run: AsrRun, utts: Sequence[Utterance], max_batch_second
     loader = torch.utils.data.DataLoader(ds, batch_sampler=sampler, collate_fn=collate_audio, num_workers=num_workers)
     was_training = run.model.training
     run.model.eval()
+    try:
+        for batch in loader:
+            if is_empty_batch(batch):  # every clip of it skipped and reported
+                continue
+            log_probs, lens = run.model(batch["wavs"].to(run.device), batch["wav_lens"].to(run.device))
+            yield batch["utts"], log_probs, lens
+    finally:
+        run.model.train(was_training)
+
+
+def score_rows(run: AsrRun, decoded: Iterable[tuple[Sequence[Utterance], list[list[str]]]]) -> list[dict]:
+    """(utterances, hypotheses) pairs -> rows {id, language, ref, hyp, counts} for ``summarize``."""
     rows = []
-    for batch in loader:
-        if is_empty_batch(batch):  # every clip of it skipped and reported
-            continue
-        hyps = decode_batch(run, batch["wavs"], batch["wav_lens"])
-        for utt, hyp in zip(batch["utts"], hyps):
+    for utts, hyps in decoded:
+        for utt, hyp in zip(utts, hyps):
             ref = utterance_tokens(utt, run.unit)
             rows.append({"id": utt.id, "language": utt.language, "ref": tokens_to_text(ref, run.unit),
                          "hyp": tokens_to_text(hyp, run.unit), "counts": error_counts(ref, hyp, run.unit)})  # fmt: skip
-    run.model.train(was_training)
-    return summarize(rows), rows
+    return rows
+
+
+def tune_lm_weights(run: AsrRun, utts: Sequence[Utterance], alphas: Sequence[float], betas: Sequence[float],
+                    max_batch_seconds: float | None = None, on_error: str = "skip",
+                    report_path: str | os.PathLike | None = None) -> list[dict]:
+    """Grid search of the beam decoder's LM weight ``alpha`` and word bonus ``beta`` on ``utts``
+    (a dev set, never the test set). The acoustic model runs once; every grid point re-decodes
+    its posteriors. Returns [{"alpha", "beta", "summary"}] in grid order (alpha-major)."""
+    if run.decoder is None or run.decoder._language_model is None:
+        raise ValueError(f"{run.run_dir}: tuning LM weights needs beam search with an LM "
+                         "(decode.method: beam and decode.lm_order > 0 or decode.lm_path)")
+    batches = [(b_utts, lp.float().cpu(), lens.cpu())
+               for b_utts, lp, lens in posteriors(run, utts, max_batch_seconds, 0, on_error, report_path)]
+    out = []
+    for alpha in alphas:
+        for beta in betas:
+            run.decoder.reset_params(alpha=alpha, beta=beta)
+            rows = score_rows(run, [(u, decode_log_probs(run, lp, lens)) for u, lp, lens in batches])
+            out.append({"alpha": alpha, "beta": beta, "summary": summarize(rows)})
+    d = run.config.decode
+    run.decoder.reset_params(alpha=d.lm_alpha, beta=d.lm_beta)  # leave the run's decoder as it was
+    return out
 
 
 def primary_metric(unit: str) -> str:

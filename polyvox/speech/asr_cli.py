@@ -1,6 +1,7 @@
 """``polyvox eval``, ``polyvox transcribe`` and ``polyvox export`` for trained CTC runs.
 
     polyvox eval RUN --manifest test.jsonl [--langs en,es] [--beam 16 --lm]   per-language table
+    polyvox eval RUN --manifest dev.jsonl --tune-lm                            LM weight grid on dev
     polyvox transcribe RUN a.wav b.flac ...                                    one line per file
     polyvox export RUN OUT                                                     Hugging Face directory
 """
@@ -68,6 +69,12 @@ def add_eval_arguments(p) -> None:
     p.add_argument("--on-error", choices=["skip", "raise"], default="skip",
                    help="an unusable clip: skip it and list it in --report (default), or stop with an error")
     p.add_argument("--report", default="", help="where skipped clips are listed (default: MANIFEST.skipped.jsonl)")
+    p.add_argument("--tune-lm", action="store_true",
+                   help="grid-search the LM weight (alpha) and word bonus (beta) of beam + LM decoding on this "
+                        "manifest (a dev set) and print the best pair; the acoustic model runs once")
+    p.add_argument("--alphas", default="0,0.25,0.5,1,2", help="with --tune-lm: LM weights to try")
+    p.add_argument("--betas", default="-1,0,1,2", help="with --tune-lm: word insertion bonuses to try")
+    p.add_argument("--tune-metric", default="wer", help="with --tune-lm: the metric to minimize (wer, cer, per)")
 
 
 def run_eval(args) -> int:
@@ -83,6 +90,8 @@ def run_eval(args) -> int:
         if not utts:
             raise ValueError(f"{args.manifest}: no utterances for languages {langs}")
         report = args.report or f"{args.manifest}.skipped.jsonl"
+        if args.tune_lm:
+            return _tune_lm(args, run, utts, report)
         summary, rows = evaluate_utterances(run, utts, max_batch_seconds=args.batch_seconds,
                                             on_error=args.on_error, report_path=report)
     except (FileNotFoundError, ManifestError, ValueError) as e:  # AudioError is a ValueError
@@ -101,6 +110,49 @@ def run_eval(args) -> int:
         with open(out.with_suffix(".predictions.jsonl"), "w", encoding="utf-8") as f:
             for r in rows:
                 f.write(json.dumps({k: r[k] for k in ("id", "language", "ref", "hyp")}, ensure_ascii=False) + "\n")
+    return 0
+
+
+def _floats(text: str, flag: str) -> list[float]:
+    try:
+        values = [float(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise ValueError(f"{flag}: expected comma-separated numbers, got {text!r}") from None
+    if not values:
+        raise ValueError(f"{flag}: no values given")
+    return values
+
+
+def _tune_lm(args, run, utts, report) -> int:
+    from polyvox.speech.asr import tune_lm_weights
+    from polyvox.speech.metrics import METRICS
+
+    if args.tune_metric not in METRICS:
+        raise ValueError(f"--tune-metric: expected one of {sorted(METRICS)}, got {args.tune_metric!r}")
+    if run.decoder is None and not args.lm:
+        raise ValueError("--tune-lm needs beam search with an LM: add --beam 16 --lm (or train with decode.lm_order > 0)")
+    grid = tune_lm_weights(run, utts, _floats(args.alphas, "--alphas"), _floats(args.betas, "--betas"),
+                           max_batch_seconds=args.batch_seconds, on_error=args.on_error, report_path=report)
+    metric, primary = args.tune_metric, "per" if run.unit == "phoneme" else "cer"
+    if metric not in grid[0]["summary"]["all"]:
+        raise ValueError(f"--tune-metric {metric}: not measured for {run.unit} targets; use wer or {primary}")
+    print(f"{args.run} on {args.manifest}: beam {run.config.decode.beam_width} + LM, all rows, %\n")
+    print(f"| alpha | beta | {metric.upper()} |" + (f" {primary.upper()} |" if primary != metric else ""))
+    print("|---:|---:|---:|" + ("---:|" if primary != metric else ""))
+    for g in grid:
+        s = g["summary"]["all"]
+        print(f"| {g['alpha']:g} | {g['beta']:g} | {100 * s[metric]:.2f} |"
+              + (f" {100 * s[primary]:.2f} |" if primary != metric else ""))
+    best = min(grid, key=lambda g: g["summary"]["all"][metric])
+    print(f"\nbest {metric.upper()} {100 * best['summary']['all'][metric]:.2f} %: "
+          f"--lm-alpha {best['alpha']:g} --lm-beta {best['beta']:g}")
+    if args.out:
+        from pathlib import Path
+
+        out = Path(args.out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps({"metric": metric, "best": {"alpha": best["alpha"], "beta": best["beta"]},
+                                   "grid": grid}, indent=1, default=float))
     return 0
 
 
