@@ -55,6 +55,7 @@ def main() -> int:
     from polyvox.data.manifest import read_manifest
     from polyvox.data.synth import synthesize_corpus
     from polyvox.speech.asr import load_run, transcribe
+    from polyvox.speech.decoding import DecodeConfig
     from polyvox.speech.export import export_run
 
     if args.threads:
@@ -67,7 +68,8 @@ def main() -> int:
     wavs = [load_audio(u.audio)[0] for u in utts]
     seconds = sum(len(w) for w in wavs) / 16000
 
-    run = load_run(run_dir, device="cpu")
+    # greedy like the pipeline, whatever the run's config says (the recipe default is beam + LM)
+    run = load_run(run_dir, device="cpu", decode=DecodeConfig(method="greedy"))
     pipe = pipeline("automatic-speech-recognition", model=str(export_dir), device="cpu")
     transcribe(run, wavs[:2]), pipe(wavs[0])  # warm-up
 
