@@ -1,0 +1,20 @@
+"""Benchmark scripts stay runnable and keep their own correctness checks (not their timings:
+those belong in benchmarks/README.md)."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.slow
+def test_bench_transcribe_matches_the_pipeline(tmp_path):
+    """The script exits non-zero unless polyvox transcribe and transformers.pipeline print the
+    same text for every clip (both greedy, whatever the recipe config's decoding is)."""
+    out = subprocess.run([sys.executable, str(ROOT / "benchmarks/bench_transcribe.py"), "--n", "8", "--threads", "1",
+                          "--work", str(tmp_path)], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
+    assert "identical transcripts: 8/8 (per file)" in out.stdout
