@@ -330,13 +330,12 @@ def decode_batch(run: AsrRun, wavs: torch.Tensor, wav_lens: torch.Tensor, mappin
     return decode_log_probs(run, log_probs, lens)
 
 
-def decode_log_probs(run: AsrRun, log_probs: torch.Tensor, lens: torch.Tensor, decoder=None) -> list[list[str]]:
-    """Posteriors (B, F, V) + lengths (B,) -> token lists with ``decoder`` (default: the run's;
-    greedy when it has none)."""
-    decoder = decoder or run.decoder
-    if decoder is None:
+def decode_log_probs(run: AsrRun, log_probs: torch.Tensor, lens: torch.Tensor) -> list[list[str]]:
+    """Posteriors (B, F, V) + lengths (B,) -> token lists with the run's decoder (greedy when it
+    has none)."""
+    if run.decoder is None:
         return greedy_decode(log_probs, lens, run.vocab)
-    return beam_decode(decoder, log_probs, lens, run.vocab, run.config.decode.beam_width)
+    return beam_decode(run.decoder, log_probs, lens, run.vocab, run.config.decode.beam_width)
 
 
 def batches_by_length(lengths: Sequence[float], max_seconds: float, sample_rate: int = 16000) -> list[list[int]]:

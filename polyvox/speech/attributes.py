@@ -17,9 +17,9 @@ from __future__ import annotations
 from typing import Sequence
 
 import torch
-import torch.nn.functional as F
 
 from polyvox.speech import phonemes
+from polyvox.speech.ctc import ctc_loss
 from polyvox.speech.vocab import SPECIALS
 
 NUM_CLASSES = 4  # blank, "-", "0", "+"
@@ -82,9 +82,8 @@ def attribute_ctc_loss(log_probs: torch.Tensor, out_lens: torch.Tensor,
     """Mean CTC loss over the K attribute heads and the batch.
 
     log_probs (B, F, K, 4), out_lens (B,), targets (B*K, L), target_lens (B*K,) -> scalar. All
-    B*K sequences go through one ``F.ctc_loss`` call."""
+    B*K sequences go through one CTC loss call."""
     b, f, k, c = log_probs.shape
-    targets, target_lens = targets.to(log_probs.device), target_lens.to(log_probs.device)
-    flat = log_probs.permute(1, 0, 2, 3).reshape(f, b * k, c)  # (F, B*K, 4), row b*K + k
-    return F.ctc_loss(flat, targets, out_lens.repeat_interleave(k), target_lens,
-                      blank=BLANK, reduction="mean", zero_infinity=True)
+    flat = log_probs.transpose(1, 2).reshape(b * k, f, c)  # (B*K, F, 4), row b*K + k
+    return ctc_loss(flat, out_lens.repeat_interleave(k), targets.to(log_probs.device),
+                    target_lens.to(log_probs.device), blank=BLANK)
