@@ -18,3 +18,11 @@ def test_bench_transcribe_matches_the_pipeline(tmp_path):
                           "--work", str(tmp_path)], cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
     assert "identical transcripts: 8/8 (per file)" in out.stdout
+
+
+@pytest.mark.slow
+def test_profile_step_takes_config_overrides():
+    out = subprocess.run([sys.executable, str(ROOT / "benchmarks/profile_step.py"), "model.num_layers=1",
+                          "model.subsampling_channels=8"], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "overrides: model.num_layers=1 model.subsampling_channels=8" in out.stdout and "median step:" in out.stdout
