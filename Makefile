@@ -4,9 +4,13 @@
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
+comma  := ,
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup system-deps main test test-fast bench clean
+LOCK   := requirements.lock
+EXTRAS := dev,demo
+
+.PHONY: setup system-deps main test test-fast bench lock doctor clean
 
 setup: system-deps $(VENV)/.installed
 
@@ -15,12 +19,25 @@ system-deps:
 	@command -v espeak-ng >/dev/null && command -v sox >/dev/null || \
 	  ($(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq espeak-ng sox libsox-fmt-mp3 >/dev/null)
 
-# Reinstalled only when pyproject.toml changes.
-$(VENV)/.installed: pyproject.toml
+# Every package at the version in the committed lock, so an upstream release cannot change a fresh install.
+# Reinstalled only when pyproject.toml or the lock changes.
+$(VENV)/.installed: pyproject.toml $(LOCK)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e ".[dev,demo]"
+	$(BIN)/pip install -q -c $(LOCK) -e ".[$(EXTRAS)]"
 	touch $@
+
+# Regenerate the lock from pyproject.toml (newest versions its ranges allow), for Linux x86_64 + Python 3.11.
+# Run after editing dependencies, or on purpose to take upstream releases; then `make test` and commit both files.
+lock:
+	$(PYTHON) -m venv .venv-lock
+	.venv-lock/bin/pip install -q "uv==0.13.9"
+	.venv-lock/bin/uv pip compile pyproject.toml $(foreach e,$(subst $(comma), ,$(EXTRAS)),--extra $(e)) \
+	  --python-version 3.11 --python-platform x86_64-manylinux_2_28 --upgrade \
+	  --custom-compile-command "make lock" -o $(LOCK)
+
+doctor: setup
+	$(BIN)/polyvox doctor
 
 main: setup
 	$(BIN)/polyvox train recipes/asr_ctc/configs/base.yaml

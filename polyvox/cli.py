@@ -23,6 +23,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "export": ("polyvox.speech.asr_cli", "export an ASR run as a Hugging Face model directory"),
     "classify": ("polyvox.speech.classify_cli", "label audio files with a trained emotion / abuse classifier"),
     "phonemes": ("polyvox.speech.phonemes_cli", "transcribe audio into IPA for any espeak-ng language"),
+    "recipes": ("polyvox.train.recipes", "list the shipped recipes and their configs, or copy one to edit (cp)"),
+    "doctor": ("polyvox.doctor", "check the install (torch pair, espeak-ng, decoders, GPU, demo extras) with fixes"),
 }
 
 

@@ -20,3 +20,11 @@ def tiny_corpus(tmp_path_factory):
 
     out = tmp_path_factory.mktemp("tiny_corpus")
     return synthesize_corpus(out, langs=["en", "es", "de"], utts_per_lang=24, seed=0, speakers=4, workers=2)
+
+
+def pytest_terminal_summary(terminalreporter, config):
+    """Show `polyvox doctor`'s report (run once by tests/test_doctor.py) in the CI log."""
+    report = getattr(config, "polyvox_doctor_report", None)
+    if report:
+        terminalreporter.write_sep("=", "polyvox doctor")
+        terminalreporter.write(report)

@@ -32,6 +32,7 @@ from typing import Any, Iterable, Literal, Sequence
 import torch
 
 from polyvox.data.manifest import Utterance, filter_manifest, read_manifest
+from polyvox.data.paths import CORPUS_ROOT
 from polyvox.speech.ctc import pad_targets
 from polyvox.speech.decoding import (
     DecodeConfig,
@@ -137,7 +138,7 @@ def corpus_dir(c: CorpusConfig) -> Path:
         spec.append(list(c.words))
     key = json.dumps(spec)
     tag = hashlib.sha1(key.encode()).hexdigest()[:8]
-    return Path("work/corpus") / f"{len(c.langs)}langs-{c.utts_per_lang}-{tag}"
+    return CORPUS_ROOT / f"{len(c.langs)}langs-{c.utts_per_lang}-{tag}"
 
 
 def manifest_paths(d: DataConfig) -> dict[str, list[Path]]:

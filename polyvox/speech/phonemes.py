@@ -34,6 +34,7 @@ from typing import Any, Iterable, Mapping, Sequence
 import numpy as np
 
 from polyvox.data.ipa import SEGMENT_MAP
+from polyvox.data.paths import default_cache_dir
 
 WORD_BOUNDARY = "|"
 # Tokens every decoding mode keeps: CTC blank (under its usual names) and the word boundary.
@@ -527,13 +528,6 @@ def sample_words(lang: str, n_words: int = 300) -> tuple[list[str], str]:
         words += [str(i) for i in numbers]  # espeak reads digits in the voice's language
         source.append("digits")
     return words, "+".join(source)
-
-
-def default_cache_dir() -> Path:
-    """``$POLYVOX_CACHE``, else ``$XDG_CACHE_HOME/polyvox``, else ``~/.cache/polyvox``."""
-    if os.environ.get("POLYVOX_CACHE"):
-        return Path(os.environ["POLYVOX_CACHE"])
-    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "polyvox"
 
 
 def espeak_inventory(lang: str, *, n_words: int = 300, min_count: int = 1,
