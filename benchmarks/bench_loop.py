@@ -7,7 +7,7 @@ bucketed vs random batches, and the loop's overhead over a bare forward/backward
 Everything runs in one process on the same CPU thread count (``--threads``), after
 ``--process-warmup`` seconds of untimed training:
 
-* **Frameworks.** The same CTC model (``polyvox.speech.models``, fbank + Conformer, recipe
+* **Frameworks.** The same CTC model (``polyvox.speech.asr.model``, fbank + Conformer, recipe
   defaults unless ``--tiny``), the same AdamW (``polyvox.train.loop.make_optimizer``), the same
   linear LR schedule, gradient clipping at 5, fp32, and *the same batches in the same order*: one
   batch plan (``DurationBucketSampler``, ``--max-seconds`` of padded audio per batch) is passed as
@@ -51,12 +51,12 @@ import torch
 from polyvox.data.dataset import AudioDataset
 from polyvox.data.manifest import read_manifest
 from polyvox.data.sampler import DurationBucketSampler, padding_waste, random_batch_sampler
-from polyvox.data.synth import parse_words, synthesize_corpus
-from polyvox.data.texts import DEFAULT_WORDS
+from polyvox.data.synth.corpus import parse_words, synthesize_corpus
+from polyvox.data.synth.words import DEFAULT_WORDS
 from polyvox.speech import asr
 from polyvox.speech.ctc import ctc_loss
-from polyvox.speech.models import ModelConfig, build_model, count_parameters
-from polyvox.speech.vocab import vocab_from_utterances
+from polyvox.speech.asr.model import ModelConfig, build_model, count_parameters
+from polyvox.speech.asr.vocab import vocab_from_utterances
 from polyvox.train.config import TrainConfig
 from polyvox.train.loop import fit, make_optimizer, make_scheduler, seed_everything
 

@@ -30,13 +30,14 @@ def random_run(run_dir: Path, langs: list[str]) -> Path:
     import torch
     from safetensors.torch import save_model
 
-    from polyvox.speech import asr, phonemes
-    from polyvox.speech.models import build_model
-    from polyvox.speech.vocab import build_vocab
+    from polyvox.speech import asr
+    from polyvox.speech.phones.inventory import espeak_inventory
+    from polyvox.speech.asr.model import build_model
+    from polyvox.speech.asr.vocab import build_vocab
     from polyvox.train.config import load_config
 
     cfg = load_config(asr.AsrConfig, ROOT / "recipes/asr_ctc/configs/base.yaml", [f"run_dir={run_dir}"])
-    vocab = build_vocab([phonemes.espeak_inventory(l) for l in langs])
+    vocab = build_vocab([espeak_inventory(l) for l in langs])
     torch.manual_seed(0)
     model = build_model(cfg.model, len(vocab))
     asr.save_run_files(run_dir, cfg, vocab, model)
@@ -66,19 +67,20 @@ def main() -> int:
     import torch
 
     from polyvox.data.audio import load_audio
-    from polyvox.data.synth import synthesize_corpus
-    from polyvox.speech import asr, zeroshot
-    from polyvox.train.cli import load_recipe
+    from polyvox.data.synth.corpus import synthesize_corpus
+    from polyvox.data.manifest import read_manifests
+    from polyvox.speech import asr
+    from polyvox.speech.phones import zeroshot
+    from polyvox.speech.phones.task import PhonemeConfig
     from polyvox.train.config import load_config
 
     torch.set_num_threads(args.threads)
-    recipe = load_recipe(ROOT / "recipes/phoneme_recognition/train.py")
-    cfg = load_config(recipe.PhonemeConfig, CONFIG)
+    cfg = load_config(PhonemeConfig, CONFIG)
     z = cfg.zeroshot.corpus
     langs = sorted(set(z.langs) | {args.lang})
     paths = synthesize_corpus(asr.corpus_dir(z) if langs == sorted(z.langs) else ROOT / "work/bench/phonemes/corpus",
                               langs, z.utts_per_lang, seed=z.seed, speakers=z.speakers)
-    utts = [u for s in ("test", "dev", "train") for u in asr.read_manifests([paths[s]]) if u.language == args.lang]
+    utts = [u for s in ("test", "dev", "train") for u in read_manifests([paths[s]]) if u.language == args.lang]
     pieces, total = [], 0
     for u in utts:
         wav = load_audio(u.audio)[0]

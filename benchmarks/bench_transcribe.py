@@ -26,8 +26,8 @@ def build_random_run(run_dir: Path) -> Path:
     from safetensors.torch import save_model
 
     from polyvox.speech import asr
-    from polyvox.speech.models import build_model
-    from polyvox.speech.vocab import build_vocab, text_to_tokens
+    from polyvox.speech.asr.model import build_model
+    from polyvox.speech.asr.vocab import build_vocab, text_to_tokens
     from polyvox.train.config import load_config
 
     cfg = load_config(asr.AsrConfig, ROOT / "recipes/asr_ctc/configs/w2v2_scratch.yaml", [f"run_dir={run_dir}"])
@@ -53,10 +53,10 @@ def main() -> int:
 
     from polyvox.data.audio import load_audio
     from polyvox.data.manifest import read_manifest
-    from polyvox.data.synth import synthesize_corpus
+    from polyvox.data.synth.corpus import synthesize_corpus
     from polyvox.speech.asr import load_run, transcribe
-    from polyvox.speech.decoding import DecodeConfig
-    from polyvox.speech.export import export_run
+    from polyvox.speech.asr.decoding import DecodeConfig
+    from polyvox.speech.asr.export import export_run
 
     if args.threads:
         torch.set_num_threads(args.threads)

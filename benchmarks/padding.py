@@ -27,8 +27,8 @@ from polyvox.data.sampler import (  # noqa: E402
     padding_waste,
     random_batch_sampler,
 )
-from polyvox.data.synth import parse_words  # noqa: E402
-from polyvox.data.texts import DEFAULT_WORDS  # noqa: E402
+from polyvox.data.synth.corpus import parse_words  # noqa: E402
+from polyvox.data.synth.words import DEFAULT_WORDS  # noqa: E402
 
 BENCH_LANGS = ["en", "es", "de", "fr", "hi", "ru", "ar", "ja", "ta", "fi"]
 
@@ -40,7 +40,7 @@ def corpus_durations(manifests: list[str], out: Path, langs: list[str], utts: in
     if manifests:
         utts_ = [u for m in manifests for u in read_manifest(m)]
         return [u.duration for u in utts_], ", ".join(manifests)
-    from polyvox.data.synth import synthesize_corpus
+    from polyvox.data.synth.corpus import synthesize_corpus
 
     paths = synthesize_corpus(out, langs, utts, seed=0, speakers=4, words=words)
     rows = [u for p in paths.values() for u in read_manifest(p)]

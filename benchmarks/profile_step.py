@@ -25,7 +25,7 @@ def main(overrides: list[str]) -> int:
 
     from polyvox.speech.asr import AsrConfig
     from polyvox.speech.ctc import ctc_loss
-    from polyvox.speech.models import build_model
+    from polyvox.speech.asr.model import build_model
     from polyvox.train.config import load_config
 
     cfg = load_config(AsrConfig, ROOT / "recipes/asr_ctc/configs/base.yaml", overrides)

@@ -16,8 +16,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from polyvox.data import synth
-from polyvox.data.texts import make_text
+from polyvox.data.espeak import espeak_binary
+from polyvox.data.synth import corpus as synth
+from polyvox.data.synth.words import make_text
 
 
 def bare_espeak(jobs, tmp: Path) -> float:
@@ -25,7 +26,7 @@ def bare_espeak(jobs, tmp: Path) -> float:
     start = time.perf_counter()
     for job in jobs:
         s = job.speaker
-        cmd = [synth.ESPEAK, "-v", s.voice, "-p", str(s.pitch), "-s", str(s.rate), "-w", str(tmp / "x.wav"),
+        cmd = [espeak_binary(), "-v", s.voice, "-p", str(s.pitch), "-s", str(s.rate), "-w", str(tmp / "x.wav"),
                make_text(job.language, job.seed, job.index)]  # fmt: skip
         subprocess.run(cmd, check=True, capture_output=True)
     return time.perf_counter() - start
@@ -62,7 +63,7 @@ def main() -> None:
             rows.append(f"| polyvox synth | {w} | {ups:.1f} | {ups / w:.1f} | {ups / w / base:.2f} |")
     table = "\n".join([
         f"{n} utterances ({','.join(langs)} x {args.utts_per_lang}), {os.cpu_count()} CPU cores, "
-        f"{subprocess.run([synth.ESPEAK, '--version'], capture_output=True, text=True).stdout.split('Data')[0].strip()}",
+        f"{subprocess.run([espeak_binary(), '--version'], capture_output=True, text=True).stdout.split('Data')[0].strip()}",
         "",
         "| method | workers | utts/s | utts/s per worker | ratio per core vs bare |",
         "|---|---:|---:|---:|---:|",

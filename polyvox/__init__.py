@@ -9,3 +9,7 @@ if _sys.argv[1:2] != ["doctor"]:
     from polyvox.compat import check_torch_pair as _check_torch_pair
 
     _check_torch_pair()
+
+from polyvox._moved import install as _install_moved
+
+_install_moved()

@@ -13,16 +13,16 @@ import sys
 
 # name -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
-    "synth": ("polyvox.data.synth", "build the built-in multilingual espeak-ng corpus"),
-    "prepare": ("polyvox.data.corpora", "turn a real corpus (Common Voice, HF datasets, folder+CSV) into manifests"),
+    "synth": ("polyvox.data.synth.corpus", "build the built-in multilingual espeak-ng corpus"),
+    "prepare": ("polyvox.data.corpora.cli", "turn a real corpus (Common Voice, HF datasets, folder+CSV) into manifests"),
     "manifest": ("polyvox.data.manifest_cli", "validate a manifest and its audio, or print its statistics"),
     "train": ("polyvox.train.cli", "train a recipe from a YAML config with key=value overrides"),
     "average": ("polyvox.train.cli", "average the weights of a run's last or best K checkpoints"),
-    "eval": ("polyvox.speech.asr_cli", "evaluate a trained ASR run on a manifest"),
-    "transcribe": ("polyvox.speech.asr_cli", "transcribe audio files with a trained ASR run"),
-    "export": ("polyvox.speech.asr_cli", "export an ASR run as a Hugging Face model directory"),
-    "classify": ("polyvox.speech.classify_cli", "label audio files with a trained emotion / abuse classifier"),
-    "phonemes": ("polyvox.speech.phonemes_cli", "transcribe audio into IPA for any espeak-ng language"),
+    "eval": ("polyvox.speech.asr.cli", "evaluate a trained ASR run on a manifest"),
+    "transcribe": ("polyvox.speech.asr.cli", "transcribe audio files with a trained ASR run"),
+    "export": ("polyvox.speech.asr.cli", "export an ASR run as a Hugging Face model directory"),
+    "classify": ("polyvox.speech.classify.cli", "label audio files with a trained emotion / abuse classifier"),
+    "phonemes": ("polyvox.speech.phones.cli", "transcribe audio into IPA for any espeak-ng language"),
     "recipes": ("polyvox.train.recipes", "list the shipped recipes and their configs, or copy one to edit (cp)"),
     "doctor": ("polyvox.doctor", "check the install (torch pair, espeak-ng, decoders, GPU, demo extras) with fixes"),
 }

@@ -11,7 +11,6 @@ import importlib
 import os
 import platform
 import shutil
-import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -70,7 +69,7 @@ def check_torch() -> list[Check]:
 
 
 def check_espeak() -> Check:
-    from polyvox.speech.phonemes import espeak_version, espeak_voices
+    from polyvox.data.espeak import EspeakError, espeak_version, espeak_voices
 
     fix = "sudo apt-get install espeak-ng (or `make system-deps`)"
     exe = shutil.which("espeak-ng")
@@ -78,7 +77,7 @@ def check_espeak() -> Check:
         return Check("espeak-ng", FAIL, "not on PATH: the built-in corpus cannot be spoken", fix)
     try:
         version, voices = espeak_version(), espeak_voices()
-    except (OSError, subprocess.SubprocessError) as e:
+    except (OSError, EspeakError) as e:
         return Check("espeak-ng", FAIL, f"{exe} does not run: {e}", fix)
     if not voices:
         return Check("espeak-ng", FAIL, f"{exe}: no voices found", "sudo apt-get install --reinstall espeak-ng-data")

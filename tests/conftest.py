@@ -16,7 +16,7 @@ def tiny_corpus(tmp_path_factory):
     """A small built-in corpus: 3 languages x 24 utterances, 4 speakers each, speaker-disjoint splits.
 
     Returns a dict split name -> manifest path (train/dev/test)."""
-    from polyvox.data.synth import synthesize_corpus
+    from polyvox.data.synth.corpus import synthesize_corpus
 
     out = tmp_path_factory.mktemp("tiny_corpus")
     return synthesize_corpus(out, langs=["en", "es", "de"], utts_per_lang=24, seed=0, speakers=4, workers=2)

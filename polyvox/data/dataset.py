@@ -127,3 +127,20 @@ class AudioDataset(Dataset):
                 append_report_line(self.report_path, {"id": utt.id, "audio": utt.audio, "reason": reason})
             where = f"; listed in {self.report_path}" if self.report_path is not None else ""
             log.warning("skipping utterance '%s' (%s): %s%s", utt.id, utt.audio, reason, where)
+
+
+def eval_batches(utts: Sequence[Utterance], max_batch_seconds: float, *, collate_fn: Callable | None = None,
+                 on_error: str = "skip", report_path: str | os.PathLike | None = None, num_workers: int = 0):
+    """The one evaluation batching loop: manifest rows in deterministic duration buckets (no shuffling, every row
+    once, on every process), decoded and collated (default :func:`polyvox.data.collate.collate_audio`), unusable
+    clips skipped and reported (or raised) as :class:`AudioDataset` does. Yields only batches with rows left."""
+    from polyvox.data.collate import collate_audio, is_empty_batch
+    from polyvox.data.sampler import DurationBucketSampler
+
+    ds = AudioDataset(utts, on_error=on_error, report_path=report_path)
+    sampler = DurationBucketSampler(ds.durations, max_batch_seconds, shuffle=False, rank=0, world_size=1)
+    loader = torch.utils.data.DataLoader(ds, batch_sampler=sampler, collate_fn=collate_fn or collate_audio,
+                                         num_workers=num_workers)
+    for batch in loader:
+        if not is_empty_batch(batch):  # every clip of it skipped and reported
+            yield batch

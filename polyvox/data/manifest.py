@@ -28,7 +28,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 WORD_BOUNDARY = "|"
 
@@ -122,27 +122,35 @@ def _type_name(typ) -> str:
     return {str: "a string", int: "an integer", dict: "an object"}[typ]
 
 
-def read_manifest(path: str | os.PathLike) -> list[Utterance]:
-    """Read a JSONL manifest; audio paths become absolute. Raises ManifestError naming file:line."""
+def manifest_lines(path: str | os.PathLike) -> Iterator[tuple[int, str, Any]]:
+    """``(line number, "FILE:LINE", parsed JSON or JSONDecodeError)`` per non-empty line; ManifestError if the file
+    is missing. The one reader of manifest files: :func:`read_manifest` stops at a bad line, validation lists it."""
     path = Path(path)
     if not path.exists():
         raise ManifestError(f"{path}: manifest not found")
-    root = path.resolve().parent
-    utts, seen = [], {}
     with open(path, encoding="utf-8") as f:
         for lineno, line in enumerate(f, 1):
             if not line.strip():
                 continue
-            where = f"{path}:{lineno}"
             try:
                 row = json.loads(line)
             except json.JSONDecodeError as e:
-                raise ManifestError(f"{where}: not valid JSON ({e.msg} at column {e.colno})") from None
-            utt = row_to_utterance(row, where, root)
-            if utt.id in seen:
-                raise ManifestError(f"{where}: duplicate id '{utt.id}' (first on line {seen[utt.id]})")
-            seen[utt.id] = lineno
-            utts.append(utt)
+                row = e
+            yield lineno, f"{path}:{lineno}", row
+
+
+def read_manifest(path: str | os.PathLike) -> list[Utterance]:
+    """Read a JSONL manifest; audio paths become absolute. Raises ManifestError naming file:line."""
+    root = Path(path).resolve().parent
+    utts, seen = [], {}
+    for lineno, where, row in manifest_lines(path):
+        if isinstance(row, json.JSONDecodeError):
+            raise ManifestError(f"{where}: not valid JSON ({row.msg} at column {row.colno})")
+        utt = row_to_utterance(row, where, root)
+        if utt.id in seen:
+            raise ManifestError(f"{where}: duplicate id '{utt.id}' (first on line {seen[utt.id]})")
+        seen[utt.id] = lineno
+        utts.append(utt)
     return utts
 
 
@@ -279,3 +287,47 @@ def format_stats(stats: dict, title: str = "") -> str:
     for lang, s in stats["per_language"].items():
         lines.append(f"| {lang} | {s['utterances']} | {s['minutes']:.1f} | {s['speakers']} |")
     return "\n".join(l for l in lines if l is not None).strip("\n")
+
+
+def read_manifests(paths: Sequence[Path]) -> list[Utterance]:
+    """Rows of several manifests, in order. Raises ManifestError naming the file on a bad row or
+    an id that occurs in two of them."""
+    from polyvox.data.manifest import ManifestError
+
+    out, where = [], {}
+    for p in paths:
+        for u in read_manifest(p):
+            if u.id in where:
+                raise ManifestError(f"{p}: id '{u.id}' also occurs in {where[u.id]}")
+            where[u.id] = p
+            out.append(u)
+    return out
+
+
+def take_minutes(utts: Sequence[Utterance], minutes: float, seed: int = 0) -> list[Utterance]:
+    """A seeded random subset with about ``minutes`` of audio per language (at least one utterance)."""
+    by_lang: dict[str, list[Utterance]] = {}
+    for u in utts:
+        by_lang.setdefault(u.language, []).append(u)
+    out = []
+    for lang in sorted(by_lang):
+        pool = list(by_lang[lang])
+        random.Random(f"{seed}-{lang}").shuffle(pool)
+        total = 0.0
+        for u in pool:
+            if total >= minutes * 60:
+                break
+            out.append(u)
+            total += u.duration
+    return out
+
+
+def take_per_language(utts: Sequence[Utterance], n: int) -> list[Utterance]:
+    """The first ``n`` utterances of each language (manifest order)."""
+    seen: dict[str, int] = {}
+    out = []
+    for u in utts:
+        if seen.get(u.language, 0) < n:
+            out.append(u)
+            seen[u.language] = seen.get(u.language, 0) + 1
+    return out

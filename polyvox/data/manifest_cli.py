@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Iterator
 
 from polyvox.data.audio import DEFAULT_SAMPLE_RATE, AudioError, audio_info, load_audio
-from polyvox.data.manifest import ManifestError, format_stats, manifest_stats, read_manifest, row_to_utterance
+from polyvox.data.manifest import (ManifestError, format_stats, manifest_lines, manifest_stats, read_manifest,
+                                   row_to_utterance)
 
 
 def validate_manifest(
@@ -29,42 +30,33 @@ def validate_manifest(
     ``check_audio`` is False, that its audio decodes at ``sample_rate`` with the row's duration and
     sample rate). Raises ManifestError only if the file itself is missing.
     """
-    path = Path(path)
-    if not path.exists():
-        raise ManifestError(f"{path}: manifest not found")
-    root = path.resolve().parent
+    root = Path(path).resolve().parent
     seen: dict[str, int] = {}
-    with open(path, encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            where = f"{path}:{lineno}"
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as e:
-                yield f"{where} id=?", f"not valid JSON ({e.msg} at column {e.colno})"
-                continue
-            uid = row.get("id", "?") if isinstance(row, dict) else "?"
-            loc = f"{where} id={uid}"
-            try:
-                utt = row_to_utterance(row, where, root)
-            except ManifestError as e:
-                msg = str(e)
-                yield loc, msg[len(where) + 2 :] if msg.startswith(where + ": ") else msg
-                continue
-            if utt.id in seen:
-                yield loc, f"duplicate id '{utt.id}' (first on line {seen[utt.id]})"
-                continue
-            seen[utt.id] = lineno
-            if not check_audio:
-                continue
-            try:
-                info = audio_info(utt.audio)
-                if info.sample_rate != utt.sample_rate:
-                    yield loc, f"{utt.audio}: file is {info.sample_rate} Hz but the row says sample_rate {utt.sample_rate}"
-                load_audio(utt.audio, sample_rate, expected_duration=utt.duration, duration_tolerance=duration_tolerance)
-            except AudioError as e:
-                yield loc, str(e)
+    for lineno, where, row in manifest_lines(path):
+        if isinstance(row, json.JSONDecodeError):
+            yield f"{where} id=?", f"not valid JSON ({row.msg} at column {row.colno})"
+            continue
+        uid = row.get("id", "?") if isinstance(row, dict) else "?"
+        loc = f"{where} id={uid}"
+        try:
+            utt = row_to_utterance(row, where, root)
+        except ManifestError as e:
+            msg = str(e)
+            yield loc, msg[len(where) + 2 :] if msg.startswith(where + ": ") else msg
+            continue
+        if utt.id in seen:
+            yield loc, f"duplicate id '{utt.id}' (first on line {seen[utt.id]})"
+            continue
+        seen[utt.id] = lineno
+        if not check_audio:
+            continue
+        try:
+            info = audio_info(utt.audio)
+            if info.sample_rate != utt.sample_rate:
+                yield loc, f"{utt.audio}: file is {info.sample_rate} Hz but the row says sample_rate {utt.sample_rate}"
+            load_audio(utt.audio, sample_rate, expected_duration=utt.duration, duration_tolerance=duration_tolerance)
+        except AudioError as e:
+            yield loc, str(e)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

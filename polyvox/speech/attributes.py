@@ -18,9 +18,11 @@ from typing import Sequence
 
 import torch
 
-from polyvox.speech import phonemes
+from polyvox.data.articulatory import feature_matrix, feature_names, is_known
+from polyvox.data.ipa import normalize_token
+from polyvox.speech.ctc import SPECIAL_TOKENS
 from polyvox.speech.ctc import ctc_loss
-from polyvox.speech.vocab import SPECIALS
+from polyvox.speech.asr.vocab import SPECIALS
 
 NUM_CLASSES = 4  # blank, "-", "0", "+"
 BLANK = 0
@@ -28,7 +30,7 @@ BLANK = 0
 
 def num_attributes() -> int:
     """How many attribute heads: one per panphon feature (24)."""
-    return len(phonemes.feature_names())
+    return len(feature_names())
 
 
 def value_classes(values: torch.Tensor) -> torch.Tensor:
@@ -43,12 +45,12 @@ def attribute_table(tokens: Sequence[str]) -> list[torch.Tensor]:
     segment panphon knows give zero rows, so they add nothing to the attribute targets."""
     k, table = num_attributes(), []
     for token in tokens:
-        if token in SPECIALS or token in phonemes.SPECIAL_TOKENS:
+        if token in SPECIALS or token in SPECIAL_TOKENS:
             table.append(torch.zeros(0, k, dtype=torch.long))
             continue
-        segs = [token] if phonemes.is_known(token) else phonemes.normalize_token(token)[0]
-        known = [s for s in segs if phonemes.is_known(s)]
-        table.append(value_classes(torch.from_numpy(phonemes.feature_matrix(known))) if known
+        segs = [token] if is_known(token) else normalize_token(token)[0]
+        known = [s for s in segs if is_known(s)]
+        table.append(value_classes(torch.from_numpy(feature_matrix(known))) if known
                      else torch.zeros(0, k, dtype=torch.long))
     return table
 

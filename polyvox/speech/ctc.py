@@ -8,6 +8,9 @@ from typing import Sequence
 import torch
 import torch.nn.functional as F
 
+# Tokens every decoding mode keeps: CTC blank (under its usual names) and the word boundary.
+SPECIAL_TOKENS = ("<blank>", "<pad>", "<b>", "|")
+
 
 def pad_targets(targets: Sequence[Sequence[int]], pad: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
     """Lists of token ids -> (targets (B, L) long padded with ``pad``, lengths (B,) long)."""

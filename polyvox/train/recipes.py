@@ -31,11 +31,13 @@ def recipes_root() -> Path:
 
 
 def list_recipes() -> dict[str, list[str]]:
-    """Recipe name -> its config names (file stems, ``base`` first), for every shipped recipe."""
+    """Recipe name -> its config names (file stems, ``base`` first), for every shipped recipe folder with configs
+    (a folder may hold only configs whose ``recipe:`` names a script shared with another task)."""
     out = {}
-    for train_py in sorted(recipes_root().glob("*/train.py")):
-        names = sorted(p.stem for p in (train_py.parent / "configs").glob("*.yaml"))
-        out[train_py.parent.name] = sorted(names, key=lambda n: (n != DEFAULT_CONFIG, n))
+    for configs in sorted(recipes_root().glob("*/configs")):
+        names = sorted(p.stem for p in configs.glob("*.yaml"))
+        if names:
+            out[configs.parent.name] = sorted(names, key=lambda n: (n != DEFAULT_CONFIG, n))
     return out
 
 
@@ -62,7 +64,8 @@ def shipped_config(spec: str) -> Path:
 
 
 def copy_recipe(name: str, dest: str | Path) -> Path:
-    """Copy recipe ``name``'s train.py, configs/ and README to ``dest`` (which must not exist yet).
+    """Copy recipe ``name``'s train.py (or the shared script its configs run), configs/ and README to ``dest``
+    (which must not exist yet).
 
     A config whose ``base:`` points outside the recipe (phoneme_recognition builds on asr_ctc's base) gets that file
     copied beside it as ``<recipe>_<file>`` and its ``base:`` line rewritten, so the copy trains on its own.
@@ -73,6 +76,8 @@ def copy_recipe(name: str, dest: str | Path) -> Path:
     if dest.exists():
         raise FileExistsError(f"{dest} already exists; choose a new folder so nothing is overwritten")
     shutil.copytree(src, dest, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    if not (dest / "train.py").exists():  # configs of a shared script: the copy gets its own
+        shutil.copyfile(find_recipe(src / "configs" / f"{DEFAULT_CONFIG}.yaml"), dest / "train.py")
     pending = sorted((dest / "configs").glob("*.yaml"))
     while pending:
         config = pending.pop()

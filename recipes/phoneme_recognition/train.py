@@ -1,14 +1,14 @@
 """Universal phone recognition + zero-shot decoding of unseen languages (Xu, Baevski & Auli 2021).
 
-    polyvox train recipes/phoneme_recognition/configs/base.yaml [key=value ...]
+    polyvox train phoneme_recognition [key=value ...]   (= recipes/phoneme_recognition/configs/base.yaml)
 
-1. Train a multilingual CTC phone recognizer on IPA targets of the training languages with the
-   ASR recipe itself (``recipes/asr_ctc/train.py:train_and_test``: same data, vocabulary, models,
-   loop; the config is an overlay on ``recipes/asr_ctc/configs/base.yaml``). The run directory is
-   an ordinary ASR run (``polyvox eval / transcribe`` work on it).
+1. Train a multilingual CTC phone recognizer on IPA targets of the training languages: the ASR task's data,
+   vocabulary, models and loop (``polyvox.speech.asr``; the config is an overlay on
+   ``recipes/asr_ctc/configs/base.yaml``). Dev evaluation (checkpoint selection) sees training languages only.
+   The run directory is an ordinary ASR run (``polyvox eval / transcribe / phonemes`` work on it).
 2. Score every evaluation language (the training languages' test split, and unseen languages from
    a separately synthesized corpus or from manifests) in three decoding modes
-   (:mod:`polyvox.speech.zeroshot`): raw, restricted to the target inventory, and mapped onto it
+   (:mod:`polyvox.speech.phones.zeroshot`): raw, restricted to the target inventory, and mapped onto it
    by articulatory features. Target inventories come from espeak-ng (any language), from the
    eval rows, or from files. Writes zeroshot.md / zeroshot.json / zeroshot_predictions.jsonl.
 
@@ -17,148 +17,87 @@
 
 from __future__ import annotations
 
-import dataclasses
-import json
 import sys
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
+from accelerate import PartialState
 
-from polyvox.data.texts import LANGUAGES
-from polyvox.speech import asr, zeroshot
-from polyvox.train.config import ConfigError, load_config, save_config
-
-ASR_RECIPE = Path(__file__).resolve().parents[1] / "asr_ctc" / "train.py"
-
-
-@dataclass
-class ZeroShotConfig:
-    # unseen languages from the built-in corpus; every row of every split is scored (never trained on)
-    corpus: asr.CorpusConfig = field(default_factory=lambda: asr.CorpusConfig(langs=[], utts_per_lang=40, speakers=4))
-    manifests: list[str] = field(default_factory=list)  # more eval manifests (e.g. Common Voice test sets)
-    test_split: bool = True  # also score every language of data's test split (training languages and any other)
-    langs: list[str] = field(default_factory=list)  # score only these languages ([] = all of the above)
-    # espeak (any espeak-ng language) | manifest (the eval rows' phones) | a folder of <lang>.txt files
-    inventory: str = "espeak"
-    inventory_files: dict[str, str] = field(default_factory=dict)  # per-language inventory file (wins over `inventory`)
-    espeak_words: int = 300  # words phonemized per espeak inventory
-    modes: list[str] = field(default_factory=lambda: list(zeroshot.MODES))
-    weighted: bool = True  # salience-weighted feature distance for the mapping (else Hamming)
-    max_utts_per_lang: int = 0  # 0 = all
-    eval_only: bool = False  # score an existing run (run_dir) without training
-    name: str = "zeroshot"  # result files: RUN/<name>.md, <name>.json, <name>_predictions.jsonl, <name>_config.yaml
-
-
-@dataclass
-class PhonemeConfig(asr.AsrConfig):
-    """An ASR config (phoneme targets) plus the zero-shot evaluation section."""
-
-    zeroshot: ZeroShotConfig = field(default_factory=ZeroShotConfig)
-
-
-def asr_config(cfg: PhonemeConfig) -> asr.AsrConfig:
-    """The ASR part of the config. Dev evaluation (checkpoint selection) sees training languages only."""
-    out = asr.AsrConfig(**{f.name: getattr(cfg, f.name) for f in dataclasses.fields(asr.AsrConfig)})
-    out = dataclasses.replace(out, data=dataclasses.replace(out.data, eval_langs=list(cfg.data.train_langs)))
-    return out
+from polyvox.data.augment import speed_perturb
+from polyvox.speech import attributes
+from polyvox.speech.asr import task as asr_task
+from polyvox.speech.asr.model import count_parameters
+from polyvox.speech.asr.run import MODEL_FILE, AsrRun, save_run_files
+from polyvox.speech.ctc import ctc_loss
+from polyvox.speech.phones.task import PhonemeConfig, asr_config, check_config, evaluate_zero_shot
+from polyvox.train.config import load_config, save_config
+from polyvox.train.loop import fit, seed_everything
 
 
 def main(config_path: str, overrides: list[str]) -> int:
     cfg = load_config(PhonemeConfig, config_path, overrides)
-    if cfg.data.unit != "phoneme":
-        raise ConfigError(f"{config_path}: data.unit must be 'phoneme' for phone recognition, got {cfg.data.unit!r}")
-    if cfg.protocol != "standard":
-        raise ConfigError(f"{config_path}: protocol must be 'standard', got {cfg.protocol!r}")
-    bad = [m for m in cfg.zeroshot.modes if m not in zeroshot.MODES]
-    if bad:
-        raise ConfigError(f"{config_path}: zeroshot.modes: unknown mode {bad[0]!r}; choose from {zeroshot.MODES}")
+    check_config(cfg, config_path)
     run_dir = Path(cfg.run_dir)
     if cfg.zeroshot.eval_only:
-        if not (run_dir / asr.MODEL_FILE).exists():
-            raise FileNotFoundError(f"{run_dir}: zeroshot.eval_only needs a trained run ({asr.MODEL_FILE} missing)")
+        if not (run_dir / MODEL_FILE).exists():
+            raise FileNotFoundError(f"{run_dir}: zeroshot.eval_only needs a trained run ({MODEL_FILE} missing)")
     else:
-        from polyvox.train.cli import load_recipe
-
-        load_recipe(ASR_RECIPE).train_and_test(asr_config(cfg), run_dir)
+        train_and_test(asr_config(cfg), run_dir)
     save_config(cfg.zeroshot, run_dir / f"{cfg.zeroshot.name}_config.yaml")
-    evaluate(cfg, run_dir)
+    evaluate_zero_shot(cfg, run_dir)
     return 0
 
 
-def eval_utterances(cfg: PhonemeConfig) -> list:
-    """Rows to score: the data test split (seen languages, and unseen ones if the corpus has
-    any) and every row of the zero-shot corpus / manifests."""
-    z, utts = cfg.zeroshot, []
-    if z.test_split:
-        utts += asr.read_manifests(asr.manifest_paths(cfg.data)["test"])
-    if z.corpus.langs:
-        paths = asr.synthesize_builtin(z.corpus)
-        utts += asr.read_manifests([paths[s] for s in ("train", "dev", "test")])
-    utts += asr.read_manifests([Path(p) for p in z.manifests])
-    if z.langs:
-        utts = [u for u in utts if u.language in z.langs]
-    if z.max_utts_per_lang:
-        utts = asr.take_per_language(utts, z.max_utts_per_lang)
-    if not utts:
-        raise ValueError("zero-shot evaluation: no utterances (set zeroshot.corpus.langs, zeroshot.manifests "
-                         "or zeroshot.test_split)")
-    return utts
-
-
-def inventory_for(z: ZeroShotConfig, lang: str, utts: list) -> tuple[list[str], str]:
-    """(phones, where they came from) for one evaluation language."""
-    if lang in z.inventory_files:
-        return zeroshot.target_inventory(path=z.inventory_files[lang]), z.inventory_files[lang]
-    if z.inventory == "espeak":
-        # built-in corpus languages: the voice the corpus was spoken with (en -> en-us, fr -> fr-fr)
-        voice = LANGUAGES[lang].voice if lang in LANGUAGES else lang
-        return zeroshot.target_inventory(lang=voice, n_words=z.espeak_words), f"espeak-ng ({z.espeak_words} words)"
-    if z.inventory == "manifest":
-        return zeroshot.target_inventory(lang=lang, manifest=utts), "eval rows"
-    path = Path(z.inventory) / f"{lang}.txt"
-    if not path.exists():
-        raise FileNotFoundError(f"{path}: no inventory file for {lang} (zeroshot.inventory={z.inventory!r} is "
-                                "'espeak', 'manifest' or a folder of <lang>.txt files)")
-    return zeroshot.target_inventory(path=path), str(path)
-
-
-def evaluate(cfg: PhonemeConfig, run_dir: Path) -> dict:
+def train_and_test(cfg, run_dir: Path) -> dict:
+    """The phone recognizer: CTC on IPA segments (+ optional articulatory attribute heads), tested per language."""
     t0 = time.time()
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
-    run = asr.load_run(run_dir)
-    results_path = run_dir / "results.json"
-    asr_results = json.loads(results_path.read_text()) if results_path.exists() else {}
-    train_langs = asr_results.get("train_langs") or sorted(cfg.data.train_langs)
-    utts = eval_utterances(cfg)
-    langs = sorted({u.language for u in utts}, key=lambda l: (l not in train_langs, l))
-    inventories, sources = {}, {}
-    for lang in langs:
-        inventories[lang], sources[lang] = inventory_for(cfg.zeroshot, lang, [u for u in utts if u.language == lang])
-    summary, rows = zeroshot.evaluate_zero_shot(run, utts, inventories, cfg.zeroshot.modes,
-                                                weighted=cfg.zeroshot.weighted)
-    minutes = (time.time() - t0) / 60
-    out = {"summary": summary, "train_langs": train_langs, "inventory_sources": sources,
-           "inventories": inventories, "modes": cfg.zeroshot.modes, "eval_minutes": minutes,
-           "train_minutes": asr_results.get("train_minutes"), "steps": asr_results.get("steps")}
-    name = cfg.zeroshot.name
-    (run_dir / f"{name}.json").write_text(json.dumps(out, indent=1, ensure_ascii=False), encoding="utf-8")
-    zeroshot.write_rows(run_dir / f"{name}_predictions.jsonl", rows)
-    table = zeroshot.zeroshot_table(summary, seen=train_langs, modes=cfg.zeroshot.modes)
-    text = (f"# {run_dir.name}: zero-shot phone recognition (greedy CTC)\n\n"
-            f"Trained on {', '.join(train_langs)}"
-            + (f" ({asr_results['steps']} steps, {asr_results['train_minutes']:.1f} min)" if asr_results else "")
-            + f". PER / PFER / OOV in %; OOV = share of reference phones outside the training phones. "
-            f"Target inventories: {', '.join(sorted(set(sources.values())))}.\n\n{table}\n")
-    if set(zeroshot.MODES) <= set(cfg.zeroshot.modes):
-        text += f"\nPER change vs raw decoding (percentage points; negative = better):\n\n" \
-                f"{zeroshot.gain_table(summary, seen=train_langs)}\n"
-    (run_dir / f"{name}.md").write_text(text, encoding="utf-8")
-    print(text, flush=True)
-    print(f"zero-shot results: {run_dir / f'{name}.md'} ({minutes:.1f} min)", flush=True)
-    return summary
+    seed_everything(cfg.train.seed)
+    dist = PartialState()
+    with dist.main_process_first():  # the main process synthesizes the corpus
+        splits = asr_task.load_splits(cfg.data, seed=cfg.train.seed)
+    train_utts = splits["train"]
+    vocab, model = asr_task.vocab_and_model(cfg, train_utts)
+    print(f"phone recognizer {cfg.model.backbone}: {count_parameters(model) / 1e6:.2f} M parameters, "
+          f"{len(vocab)} phone tokens from {sorted({u.language for u in train_utts})}", flush=True)
+    if dist.is_main_process:
+        save_run_files(run_dir, cfg, vocab, model)
+        asr_task.build_lm(run_dir, train_utts, vocab, cfg)
+    dist.wait_for_everyone()
+    report = run_dir / "skipped.jsonl"
+    loader = asr_task.train_loader(cfg, train_utts, vocab, report)
+    # Allophant-style multitask: every phone token's articulatory features, for the attribute heads
+    attribute_table = attributes.attribute_table(vocab.tokens) if cfg.model.attribute_heads else None
+
+    def loss_step(model, batch):
+        wavs, wav_lens, _ = speed_perturb(batch["wavs"], batch["wav_lens"], cfg.data.speed_perturb)
+        if attribute_table is None:
+            log_probs, lens = model(wavs, wav_lens)
+        else:  # through forward(), so DDP sees the heads' gradients too
+            log_probs, lens, attr_log_probs = model(wavs, wav_lens, with_attributes=True)
+        loss = ctc_loss(log_probs, lens, batch["targets"], batch["target_lens"], blank=vocab.blank_id)
+        stats = {"frames_per_token": (lens.sum() / batch["target_lens"].sum()).detach()}
+        if attribute_table is not None:
+            targets, target_lens = attributes.attribute_targets(batch["targets"], batch["target_lens"], attribute_table)
+            attr_loss = attributes.attribute_ctc_loss(attr_log_probs, lens, targets, target_lens)
+            loss = loss + cfg.model.attribute_weight * attr_loss
+            stats["attribute_loss"] = attr_loss.detach()
+        return loss, stats
+
+    def evaluate(model):  # greedy PER of the dev set (training languages), per language
+        run = AsrRun(cfg, vocab, model, run_dir, device=next(model.parameters()).device)
+        return asr_task.evaluate(run, splits["dev"], on_error=cfg.data.on_error, report_path=report)
+
+    t_fit = time.time()
+    result = fit(model, loader, loss_step, cfg.train, run_dir, evaluate=evaluate)
+    if not dist.is_main_process:
+        return {}
+    return asr_task.test_and_report(cfg, run_dir, splits["test"], result,
+                                    train_langs=sorted({u.language for u in train_utts}),
+                                    parameters=count_parameters(model), train_minutes=(time.time() - t_fit) / 60,
+                                    total_minutes=(time.time() - t0) / 60, report=report)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,265 @@
+"""``polyvox synth``: the built-in multilingual corpus, spoken by espeak-ng.
+
+For each language, utterance ``i`` gets a text (:func:`polyvox.data.synth.words.make_text`), a speaker
+(an espeak-ng voice variant with its own pitch and rate) and one espeak-ng process, which writes
+the 22.05 kHz wav and prints the IPA of exactly that audio. The wav is resampled to 16 kHz through
+:mod:`polyvox.data.audio`, the IPA is cleaned by :func:`polyvox.data.ipa.clean_ipa`. Everything is a
+function of the seed, so a corpus is reproducible byte for byte, and a re-run with the same
+arguments reuses the rows and wavs already on disk. See ``docs/corpus.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from types import MappingProxyType
+
+from polyvox.data.audio import DEFAULT_SAMPLE_RATE, load_audio, save_audio
+from polyvox.data.espeak import EspeakError, espeak_binary, run_espeak
+from polyvox.data.ipa import clean_ipa, invalid_segments, language_switches
+from polyvox.data.manifest import (
+    ManifestError,
+    Utterance,
+    format_stats,
+    manifest_stats,
+    read_manifest,
+    split_manifest,
+    write_manifest,
+)
+from polyvox.data.synth.words import DEFAULT_WORDS, LANGUAGES, check_words, make_text, resolve_language
+
+SPLITS = MappingProxyType({"train": 0.8, "dev": 0.1, "test": 0.1})
+VARIANTS = ("m1", "m2", "m3", "m4", "m5", "m6", "m7", "f1", "f2", "f3", "f4", "f5")
+PITCHES = range(35, 71, 5)  # espeak -p (0-99, default 50)
+RATES = range(140, 186, 5)  # espeak -s words per minute (default 175)
+MAX_ATTEMPTS = 12  # texts tried for one utterance before giving up (language switches, "??")
+
+
+SynthError = EspeakError  # espeak-ng missing or failing, or no usable text: one error type, a message saying why
+
+
+@dataclass(frozen=True)
+class Speaker:
+    id: str  # "en-spk02"
+    voice: str  # espeak -v argument, "en-us+f2"
+    pitch: int
+    rate: int
+
+
+@dataclass(frozen=True)
+class Job:
+    id: str  # "en-00017"
+    language: str
+    index: int
+    seed: int
+    speaker: Speaker
+    wav: Path
+    words: tuple[int, int] = DEFAULT_WORDS  # (min, max) words per text, see make_text
+
+
+def make_speakers(code: str, count: int, seed: int) -> list[Speaker]:
+    """``count`` speakers of a language: distinct voice variants (cycled past 12), with pitch and
+    rate drawn from the seed."""
+    if count < 1:
+        raise ValueError(f"speakers must be >= 1, got {count}")
+    lang = LANGUAGES[code]
+    rng = random.Random(f"speakers:{seed}:{code}")
+    variants = rng.sample(VARIANTS, len(VARIANTS))
+    return [
+        Speaker(f"{code}-spk{k:02d}", f"{lang.voice}+{variants[k % len(variants)]}", rng.choice(PITCHES), rng.choice(RATES))
+        for k in range(count)
+    ]
+
+
+def plan_jobs(out_dir: Path, langs: list[str], utts_per_lang: int, seed: int, speakers: int,
+              words: tuple[int, int] = DEFAULT_WORDS) -> list[Job]:
+    """One job per utterance; utterance ``i`` is spoken by speaker ``i % speakers`` and has
+    ``words`` = (min, max) words."""
+    words = check_words(words)
+    jobs = []
+    for code in langs:
+        spks = make_speakers(code, speakers, seed)
+        for i in range(utts_per_lang):
+            uid = f"{code}-{i:05d}"
+            jobs.append(Job(uid, code, i, seed, spks[i % len(spks)], out_dir / "wavs" / code / f"{uid}.wav", words))
+    return jobs
+
+
+def espeak_command(speaker: Speaker, wav: Path, text: str) -> list[str]:
+    """Arguments of one espeak-ng call that writes ``wav`` and prints the IPA (phonemes split by ``_``)."""
+    return ["-b", "1", "-v", speaker.voice, "-p", str(speaker.pitch), "-s", str(speaker.rate),
+            "--ipa", "--sep=_", "-w", str(wav), "--", text]  # fmt: skip
+
+
+def _custom(job: Job) -> dict:
+    return {"voice": job.speaker.voice, "pitch": job.speaker.pitch, "rate": job.speaker.rate,
+            "source": LANGUAGES[job.language].source}  # fmt: skip
+
+
+def synthesize_one(job: Job) -> Utterance:
+    """Speak one utterance; texts that make espeak switch language or print a phoneme without
+    an IPA spelling are replaced by the next attempt's text (so audio and phonemes agree)."""
+    tmp = job.wav.with_name(job.wav.stem + ".espeak.wav")
+    job.wav.parent.mkdir(parents=True, exist_ok=True)
+    problems = []
+    for attempt in range(MAX_ATTEMPTS):
+        text = make_text(job.language, job.seed, job.index, attempt, job.words)
+        raw = run_espeak(espeak_command(job.speaker, tmp, text))
+        switches, bad = language_switches(raw), invalid_segments(raw)
+        if switches or bad:
+            problems.append(f"{text!r}: " + (f"switched to {switches}" if switches else f"non-IPA {bad}"))
+            continue
+        wav, duration = load_audio(tmp, DEFAULT_SAMPLE_RATE)
+        save_audio(job.wav, wav, DEFAULT_SAMPLE_RATE)
+        tmp.unlink()
+        return Utterance(
+            id=job.id, audio=str(job.wav.resolve()), duration=round(duration, 6), sample_rate=DEFAULT_SAMPLE_RATE,
+            language=job.language, speaker=job.speaker.id, text=text, phonemes=clean_ipa(raw), custom=_custom(job),
+        )  # fmt: skip
+    tmp.unlink(missing_ok=True)
+    raise SynthError(f"{job.id}: no usable text in {MAX_ATTEMPTS} attempts: " + "; ".join(problems))
+
+
+def _existing_rows(out_dir: Path) -> dict[str, Utterance]:
+    rows: dict[str, Utterance] = {}
+    for name in SPLITS:
+        path = out_dir / f"{name}.jsonl"
+        if path.exists():
+            try:
+                rows.update((u.id, u) for u in read_manifest(path))
+            except ManifestError as e:  # a damaged manifest only costs re-synthesis
+                print(f"polyvox synth: ignoring {e}", file=sys.stderr)
+    return rows
+
+
+def _reusable(job: Job, row: Utterance | None) -> bool:
+    """An existing row is this job's result: same speaker settings, a text this slot can have
+    (with this job's word range, so changing --words re-synthesizes the rows it changes), wav present."""
+    if row is None or dict(row.custom) != _custom(job) or row.speaker != job.speaker.id:
+        return False
+    if Path(row.audio).resolve() != job.wav.resolve() or not job.wav.exists():
+        return False
+    return any(row.text == make_text(job.language, job.seed, job.index, a, job.words) for a in range(MAX_ATTEMPTS))
+
+
+def synthesize_corpus(
+    out_dir: str | os.PathLike,
+    langs: list[str] | str,
+    utts_per_lang: int,
+    seed: int = 0,
+    speakers: int = 4,
+    workers: int | None = None,
+    speaker_disjoint: bool = True,
+    fractions: dict[str, float] = SPLITS,
+    words: tuple[int, int] = DEFAULT_WORDS,
+) -> dict[str, Path]:
+    """Build (or complete) the corpus in ``out_dir``; returns {"train"|"dev"|"test": manifest path}.
+
+    ``langs`` is a list of ISO codes, a comma-separated string, or "all". Wavs go to
+    ``out_dir/wavs/<lang>/<id>.wav`` (16 kHz mono PCM16). ``workers`` (default: CPU count)
+    espeak-ng processes run at once. With ``speaker_disjoint`` no speaker appears in two splits,
+    which needs >= 3 speakers per language. ``words`` = (min, max) words per text, inclusive
+    (default (2, 6): about 0.9-5 s of speech; (2, 24) spreads durations like read speech).
+    """
+    out_dir = Path(out_dir)
+    codes = parse_langs(langs)
+    if utts_per_lang < 1:
+        raise ValueError(f"utts_per_lang must be >= 1, got {utts_per_lang}")
+    if speaker_disjoint and speakers < len(fractions):
+        raise ValueError(
+            f"speaker-disjoint {'/'.join(fractions)} splits need >= {len(fractions)} speakers per language, "
+            f"got speakers={speakers}; raise --speakers or pass --no-speaker-disjoint"
+        )
+    words = check_words(words)
+    espeak_binary()  # fail before planning anything when espeak-ng is missing
+    jobs = plan_jobs(out_dir, codes, utts_per_lang, seed, speakers, words)
+    existing = _existing_rows(out_dir)
+    done = {j.id: existing[j.id] for j in jobs if _reusable(j, existing.get(j.id))}
+    todo = [j for j in jobs if j.id not in done]
+    workers = max(1, workers or os.cpu_count() or 1)
+    if workers == 1 or len(todo) <= 1:
+        results = [synthesize_one(j) for j in todo]
+    else:
+        # Threads suffice: the work is in the espeak-ng child processes and in soxr/libsndfile,
+        # which release the GIL.
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            results = list(pool.map(synthesize_one, todo))
+    done.update((u.id, u) for u in results)
+    utts = [done[j.id] for j in jobs]
+    parts = split_manifest(utts, fractions, seed=seed, by_speaker=speaker_disjoint)
+    return {name: write_manifest(out_dir / f"{name}.jsonl", sorted(part, key=lambda u: u.id))
+            for name, part in parts.items()}  # fmt: skip
+
+
+def parse_langs(langs: list[str] | str) -> list[str]:
+    """"en,es" / ["en", "es"] / "all" -> ISO codes in the given order, duplicates removed."""
+    items = langs.split(",") if isinstance(langs, str) else list(langs)
+    items = [s.strip() for s in items if s.strip()]
+    if not items:
+        raise ValueError("no languages given; pass e.g. --langs en,es,de or --langs all")
+    if [s.lower() for s in items] == ["all"]:
+        return list(LANGUAGES)
+    return list(dict.fromkeys(resolve_language(s).code for s in items))
+
+
+def format_languages() -> str:
+    """The supported languages as a markdown table."""
+    lines = ["| code | language | espeak-ng voice | text source |", "|---|---|---|---|"]
+    lines += [f"| {l.code} | {l.name} | {l.voice} | {l.source} |" for l in LANGUAGES.values()]
+    return "\n".join(lines)
+
+
+def parse_words(spec: str) -> tuple[int, int]:
+    """argparse type for ``--words MIN-MAX``: "2-24" -> (2, 24); a single "8" -> (8, 8)."""
+    lo, sep, hi = spec.strip().partition("-")
+    try:
+        words = (int(lo), int(hi if sep else lo))
+        return check_words(words)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected MIN-MAX words per utterance with 1 <= MIN <= MAX (e.g. 2-6 or 2-24), got {spec!r}"
+        ) from None
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("--langs", help="comma-separated ISO 639 codes (e.g. en,es,de,hi) or 'all'")
+    parser.add_argument("--utts-per-lang", type=int, default=100, help="utterances per language (default 100)")
+    parser.add_argument("--out", help="output folder (manifests + wavs/), e.g. work/corpus")
+    parser.add_argument("--seed", type=int, default=0, help="seed for texts and speakers (default 0)")
+    parser.add_argument("--speakers", type=int, default=4, help="speakers per language (default 4)")
+    parser.add_argument("--workers", type=int, default=None, help="parallel espeak-ng processes (default: CPU count)")
+    parser.add_argument("--words", type=parse_words, default=DEFAULT_WORDS, metavar="MIN-MAX",
+                        help="words per utterance, drawn uniformly in MIN-MAX (default 2-6: about 1-5 s of speech; "
+                             "2-24 spreads durations like read speech, about 1-12 s); num2words languages get "
+                             "that many number words (with the default, 1-3 whole numbers). Another range "
+                             "re-synthesizes the rows of an existing --out, so give it its own folder")  # fmt: skip
+    parser.add_argument("--no-speaker-disjoint", dest="speaker_disjoint", action="store_false",
+                        help="split by utterance instead of by speaker")  # fmt: skip
+    parser.add_argument("--list-langs", action="store_true", help="print the supported languages and exit")
+
+
+def run(args) -> int:
+    if args.list_langs:
+        print(format_languages())
+        print(f"\n{len(LANGUAGES)} languages; --langs all selects every one.")
+        return 0
+    if not args.langs or not args.out:
+        print("polyvox synth: --langs and --out are required (see --list-langs for languages)", file=sys.stderr)
+        return 2
+    try:
+        paths = synthesize_corpus(args.out, args.langs, args.utts_per_lang, seed=args.seed, speakers=args.speakers,
+                                  workers=args.workers, speaker_disjoint=args.speaker_disjoint,
+                                  words=args.words)  # fmt: skip
+    except (SynthError, ValueError) as e:
+        print(f"polyvox synth: error: {e}", file=sys.stderr)
+        return 2
+    for name, path in paths.items():
+        utts = read_manifest(path)
+        print(format_stats(manifest_stats(utts), title=f"{name}: {path}"))
+        print()
+    return 0

@@ -1,0 +1,1 @@
+"""Metrics for every task (error rates, phone metrics, classification), shared tables and the figures."""

@@ -1,0 +1,1 @@
+"""Text classification (XLM-R style): ``task`` (training side) and ``run`` (inference side)."""

@@ -1,0 +1,28 @@
+"""The one transfer-matrix table and heatmap, in both tasks' styles (error rates with 2 decimals; classification
+scores with 1 decimal and the in-language diagonal in bold)."""
+
+from polyvox.eval.plots import plot_transfer_matrix
+from polyvox.eval.tables import percent, transfer_table
+
+
+def test_error_rate_style(tmp_path):
+    m = {"en": {"en": 0.05, "es": 0.5}, "es": {"en": 0.6, "es": 0.04}}
+    t = transfer_table(m, "PER", digits=2)
+    assert t.splitlines()[0] == "| train \\ test (PER %) | en | es |"
+    assert "| en | 5.00 | 50.00 |" in t and "| es | 60.00 | 4.00 |" in t
+    png = plot_transfer_matrix(m, "PER", tmp_path / "t.png", higher_is_better=False)
+    assert png.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_classification_style_marks_the_diagonal(tmp_path):
+    matrix = {"en": {"en": 0.9, "de": 0.5}, "de": {"en": 0.4, "de": 0.8}, "all": {"en": 0.85, "de": 0.75}}
+    lines = transfer_table(matrix, "UAR", bold_diagonal=True).splitlines()
+    assert lines[0] == "| train \\ test (UAR %) | de | en |"
+    assert lines[2] == "| en | 50.0 | **90.0** |"
+    assert lines[4] == "| all | 75.0 | 85.0 |"
+    assert plot_transfer_matrix(matrix, "UAR", tmp_path / "u.png", higher_is_better=True).is_file()
+
+
+def test_missing_cells_and_nan_print_a_dash():
+    assert percent(None) == "-" and percent(float("nan")) == "-" and percent(0.1234, 2) == "12.34"
+    assert transfer_table({"en": {"en": 0.5}, "de": {"de": 0.25}}, "PER").splitlines()[2] == "| en | - | 50.0 |"
