@@ -27,13 +27,15 @@ $(VENV)/.installed: pyproject.toml $(LOCK)
 	$(BIN)/pip install -q -c $(LOCK) -e ".[$(EXTRAS)]"
 	touch $@
 
-# Regenerate the lock from pyproject.toml (newest versions its ranges allow), for Linux x86_64 + Python 3.11.
-# Run after editing dependencies, or on purpose to take upstream releases; then `make test` and commit both files.
+# Regenerate the lock from pyproject.toml, for Linux x86_64 + Python 3.11: `make lock` takes the newest versions the
+# ranges allow (on purpose, to take upstream releases); `make lock LOCK_UPGRADE=` keeps every pin already in the lock
+# and only resolves what changed (a dependency added). Then `make test` and commit both files.
+LOCK_UPGRADE ?= --upgrade
 lock:
 	$(PYTHON) -m venv .venv-lock
 	.venv-lock/bin/pip install -q "uv==0.13.9"
 	.venv-lock/bin/uv pip compile pyproject.toml $(foreach e,$(subst $(comma), ,$(EXTRAS)),--extra $(e)) \
-	  --python-version 3.11 --python-platform x86_64-manylinux_2_28 --upgrade \
+	  --python-version 3.11 --python-platform x86_64-manylinux_2_28 $(LOCK_UPGRADE) \
 	  --custom-compile-command "make lock" -o $(LOCK)
 
 doctor: setup

@@ -58,6 +58,12 @@ SEGMENT_MAP: dict[str, str] = {
     "ε": "ɛ",  # Danish: Greek epsilon used for IPA open-mid e
     "?": "ʔ",  # Kirshenbaum glottal stop left unconverted (Danish)
     "ʲ": "j",  # Tamil/Telugu: a bare palatal glide before initial e
+    # Kirshenbaum leftovers of espeak's Kyrgyz (and other CLDR-text languages): X, tS, dZ, dental "["
+    "X": "χ",
+    "tS": "tʃ",
+    "dZ": "dʒ",
+    "t[": "t̪",
+    "d[": "d̪",
 }
 
 # Characters allowed in a segment, checked after NFD decomposition.
@@ -95,6 +101,8 @@ def clean_segment(token: str) -> str:
         return seg
     if seg in SEGMENT_MAP:
         return SEGMENT_MAP[seg]
+    if len(seg) > 1 and seg[-1].isdigit() and not seg[0].isdigit():  # tone numbers (th "a2", vi): not segments
+        return clean_segment(seg.rstrip("0123456789"))
     if len(seg) > 1 and "?" in seg and seg != "??":
         return clean_segment(seg.replace("?", "ʔ"))  # Danish "?a": unconverted glottal stop
     if len(seg) > 1 and seg.endswith("-"):  # espeak phoneme-variant marker (fr "a-", ar "s̪-")

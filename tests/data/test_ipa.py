@@ -65,3 +65,11 @@ def test_language_switches_reported():
 @pytest.mark.parametrize("seg, ok", [("tʃʰ", True), ("ɐ̃ʊ̃", True), ("r.", False), ("??", False), ("a1", False), ("ε", False)])
 def test_is_ipa_segment(seg, ok):
     assert is_ipa_segment(seg) is ok
+
+
+def test_kirshenbaum_leftovers_and_tone_numbers():
+    # espeak's Kyrgyz prints Kirshenbaum X, tS, dZ and dental "["; Thai and Vietnamese print tone numbers
+    assert clean_ipa("_X_a_tS_ɨ d[_a_dZ_ɨ t[_a") == "χ a tʃ ɨ | d̪ a dʒ ɨ | t̪ a"
+    assert clean_ipa("_k_a2_uː5") == "k a uː"
+    assert invalid_segments("_k_a2") == []
+    assert clean_ipa("_q_1_a") == "ɢ a"  # a lone digit after q stays Persian ɢ, not a tone

@@ -31,7 +31,8 @@ from polyvox.data.manifest import (
     split_manifest,
     write_manifest,
 )
-from polyvox.data.synth.words import DEFAULT_WORDS, LANGUAGES, check_words, make_text, resolve_language
+from polyvox.data.synth.words import (DEFAULT_WORDS, check_words, language, languages, make_text, resolve_language,
+                                      unavailable_languages, word_pool)
 
 SPLITS = MappingProxyType({"train": 0.8, "dev": 0.1, "test": 0.1})
 VARIANTS = ("m1", "m2", "m3", "m4", "m5", "m6", "m7", "f1", "f2", "f3", "f4", "f5")
@@ -67,7 +68,7 @@ def make_speakers(code: str, count: int, seed: int) -> list[Speaker]:
     rate drawn from the seed."""
     if count < 1:
         raise ValueError(f"speakers must be >= 1, got {count}")
-    lang = LANGUAGES[code]
+    lang = language(code)
     rng = random.Random(f"speakers:{seed}:{code}")
     variants = rng.sample(VARIANTS, len(VARIANTS))
     return [
@@ -98,7 +99,7 @@ def espeak_command(speaker: Speaker, wav: Path, text: str) -> list[str]:
 
 def _custom(job: Job) -> dict:
     return {"voice": job.speaker.voice, "pitch": job.speaker.pitch, "rate": job.speaker.rate,
-            "source": LANGUAGES[job.language].source}  # fmt: skip
+            "source": language(job.language).source}  # fmt: skip
 
 
 def synthesize_one(job: Job) -> Utterance:
@@ -203,14 +204,21 @@ def parse_langs(langs: list[str] | str) -> list[str]:
     if not items:
         raise ValueError("no languages given; pass e.g. --langs en,es,de or --langs all")
     if [s.lower() for s in items] == ["all"]:
-        return list(LANGUAGES)
+        return list(languages())
     return list(dict.fromkeys(resolve_language(s).code for s in items))
 
 
 def format_languages() -> str:
-    """The supported languages as a markdown table."""
-    lines = ["| code | language | espeak-ng voice | text source |", "|---|---|---|---|"]
-    lines += [f"| {l.code} | {l.name} | {l.voice} | {l.source} |" for l in LANGUAGES.values()]
+    """The supported languages as a markdown table (text source and its word count), then the espeak-ng languages
+    that have too little offline text, with the reason."""
+    lines = ["| code | language | espeak-ng voice | text source | words |", "|---|---|---|---|---:|"]
+    for l in languages().values():
+        n = "numbers" if l.source == "num2words" else str(len(word_pool(l.code)))
+        lines.append(f"| {l.code} | {l.name} | {l.voice} | {l.source} | {n} |")
+    missing = unavailable_languages()
+    if missing:
+        lines += ["", f"espeak-ng languages without enough offline text ({len(missing)}):"]
+        lines += [f"- {code}: {why}" for code, why in missing.items()]
     return "\n".join(lines)
 
 
@@ -246,7 +254,7 @@ def add_arguments(parser) -> None:
 def run(args) -> int:
     if args.list_langs:
         print(format_languages())
-        print(f"\n{len(LANGUAGES)} languages; --langs all selects every one.")
+        print(f"\n{len(languages())} languages; --langs all selects every one.")
         return 0
     if not args.langs or not args.out:
         print("polyvox synth: --langs and --out are required (see --list-langs for languages)", file=sys.stderr)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 import random
 import unicodedata
+from collections import Counter
 from dataclasses import dataclass
 
 from polyvox.data.espeak import base_language
@@ -93,16 +94,121 @@ LANGUAGES: dict[str, Language] = dict(
 ALIASES: dict[str, str] = {"sh": "hbs", "hr": "hbs", "sr-latn": "hbs", "no": "nb", "kz": "kk", "iw": "he"}
 
 
+# --------------------------------------------------------------------------- every espeak-ng language
+
+CLDR = "cldr"
+MIN_CLDR_WORDS = 300  # fewer distinct CLDR words than this: too little text for a corpus (reported, not used)
+# espeak-ng code -> CLDR locale where they differ
+CLDR_LOCALES = {"cmn": "zh", "hyw": "hy"}
+# espeak-ng languages whose CLDR text it cannot read back in the language (found by building a corpus of each)
+UNREADABLE = {
+    "cmn": "espeak-ng 1.51 reads most Han characters as English letter names",
+    "yue": "espeak-ng 1.51 reads most Han characters as English letter names",
+    "my": "espeak-ng 1.51 aborts (buffer overflow) on Burmese words",
+}
+
+
+@functools.lru_cache(maxsize=None)
+def cldr_words(locale: str) -> tuple[str, ...]:
+    """Real words of a language in its own script from the localized names CLDR holds (via Babel): territories,
+    languages, scripts, currencies, months and days. Words are split at spaces and hyphens, kept when they are letters
+    and marks only, at least 2 characters, not an all-capital acronym, and in the script most of them use. Sorted
+    (deterministic); () when Babel has no such locale."""
+    from babel import Locale, UnknownLocaleError
+
+    try:
+        loc = Locale.parse(locale)
+    except (UnknownLocaleError, ValueError):
+        return ()
+    names = [*loc.territories.values(), *loc.languages.values(), *loc.scripts.values(), *loc.currencies.values(),
+             *loc.months["format"]["wide"].values(), *loc.days["format"]["wide"].values()]
+    words = set()
+    for name in names:
+        for w in name.replace("-", " ").split():
+            w = w.strip("().,;:'\"«»“”")
+            if len(w) >= 2 and not w.isupper() and all(unicodedata.category(c)[0] in "LM" for c in w):
+                words.add(w)
+    scripts = Counter(_script(c) for w in words for c in w if unicodedata.category(c)[0] == "L")
+    if not scripts:
+        return ()
+    main = scripts.most_common(1)[0][0]
+    # Latin-script locales keep many English spellings of names ("Aruba", "Mohawk"), which espeak reads as English
+    english = {w.lower() for w in cldr_words("en")} if main == "LATIN" and locale != "en" else set()
+    return tuple(sorted(w for w in words if _in_scripts(w, (main,)) and w.lower() not in english))
+
+
+def _script(ch: str) -> str:
+    return unicodedata.name(ch, "").split(" ", 1)[0]
+
+
+@functools.lru_cache(maxsize=1)
+def cldr_languages() -> dict[str, Language]:
+    """espeak-ng languages outside :data:`LANGUAGES` whose text comes from CLDR (:func:`cldr_words`), keyed by their
+    espeak code; with too few words they are left out (:func:`unavailable_languages` says why)."""
+    return {code: lang for code, (lang, n) in _espeak_candidates().items()
+            if n >= MIN_CLDR_WORDS and code not in UNREADABLE}
+
+
+def unavailable_languages() -> dict[str, str]:
+    """espeak-ng languages polyvox cannot build a corpus for, with the reason."""
+    out = {}
+    for code, (lang, n) in _espeak_candidates().items():
+        if code in UNREADABLE:
+            out[code] = f"{lang.name}: {UNREADABLE[code]}"
+        elif n < MIN_CLDR_WORDS:
+            out[code] = (f"{lang.name}: only {n} offline words (CLDR {lang.source_code or 'has no locale'}), "
+                         f"fewer than {MIN_CLDR_WORDS}")
+    return out
+
+
+@functools.lru_cache(maxsize=1)
+def _espeak_candidates() -> dict[str, tuple[Language, int]]:
+    from polyvox.data.espeak import EspeakError, run_espeak
+
+    try:
+        lines = run_espeak(["--voices"]).splitlines()[1:]
+    except EspeakError:
+        return {}
+    covered = set(LANGUAGES) | set(ALIASES) | {l.voice.split("-")[0] for l in LANGUAGES.values()}
+    out = {}
+    for line in lines:
+        parts = line.split()
+        if len(parts) < 4 or "-" in parts[1] or parts[1] in covered or parts[1] in out:
+            continue  # regional variants (en-gb, fr-be) of covered languages, or a language already listed
+        code, name = parts[1], parts[3].replace("_", " ")
+        locale = CLDR_LOCALES.get(code, code)
+        words = cldr_words(locale)
+        scripts = tuple(sorted({_script(c) for w in words[:50] for c in w})) if words else ()
+        out[code] = (Language(code, name, code, CLDR, locale if words else "", scripts), len(words))
+    return out
+
+
+def languages() -> dict[str, Language]:
+    """Every language a corpus can be built for: the curated :data:`LANGUAGES` (wordfreq, num2words), then the
+    espeak-ng languages whose text comes from CLDR."""
+    return {**LANGUAGES, **cldr_languages()}
+
+
 def resolve_language(code: str) -> Language:
-    """The :class:`Language` for an ISO code or alias; ValueError naming how to list them."""
+    """The :class:`Language` for an ISO code or alias; ValueError naming how to list them, or why a language espeak-ng
+    speaks has no corpus."""
     key = code.strip().lower()
     key = ALIASES.get(key, key)
-    if key not in LANGUAGES:
-        raise ValueError(
-            f"unknown language code {code!r}; run 'polyvox synth --list-langs' to see the "
-            f"{len(LANGUAGES)} supported codes (or pass --langs all)"
-        )
-    return LANGUAGES[key]
+    available = languages()
+    if key in available:
+        return available[key]
+    why = unavailable_languages().get(key)
+    if why:
+        raise ValueError(f"language {code!r} cannot be used for a corpus: {why}")
+    raise ValueError(
+        f"unknown language code {code!r}; run 'polyvox synth --list-langs' to see the "
+        f"{len(available)} supported codes (or pass --langs all)"
+    )
+
+
+def language(code: str) -> Language:
+    """The :class:`Language` stored under manifest code ``code`` (curated or CLDR)."""
+    return LANGUAGES[code] if code in LANGUAGES else cldr_languages()[code]
 
 
 def _in_scripts(word: str, scripts: tuple[str, ...]) -> bool:
@@ -117,12 +223,14 @@ def _in_scripts(word: str, scripts: tuple[str, ...]) -> bool:
 
 @functools.lru_cache(maxsize=None)
 def word_pool(code: str, top_n: int = TOP_N) -> tuple[str, ...]:
-    """Frequent words of a wordfreq language, in frequency order, kept only if written entirely
+    """A CLDR language's words (:func:`cldr_words`), or frequent words of a wordfreq language, in frequency order, kept only if written entirely
     in the language's script, at least 2 characters long, and (for Latin-script languages other
     than English) not more frequent in English than in the language (drops "the", "of", "ok")."""
+    lang = language(code)
+    if lang.source == CLDR:
+        return cldr_words(lang.source_code)
     import wordfreq
 
-    lang = LANGUAGES[code]
     check_english = "LATIN" in lang.scripts and code != "en"
     out = []
     for w in wordfreq.top_n_list(lang.source_code, top_n):
@@ -181,7 +289,7 @@ def make_text(code: str, seed: int, index: int, attempt: int = 0, words: tuple[i
     language inside the first one. Texts of the default range are those of polyvox before
     ``words`` existed (same rng draws), so corpora on disk stay reusable."""
     lo, hi = check_words(words)
-    lang = LANGUAGES[code]
+    lang = language(code)
     rng = random.Random(f"text:{seed}:{code}:{index}:{attempt}")
     if lang.source == "num2words":
         return number_text(lang, rng, (lo, hi))

@@ -10,7 +10,7 @@ from polyvox.data.synth import corpus as synth
 from polyvox.data.audio import audio_info, load_audio
 from polyvox.data.ipa import is_ipa_segment
 from polyvox.data.manifest import read_manifest
-from polyvox.data.synth.words import LANGUAGES, make_text, resolve_language, word_pool
+from polyvox.data.synth.words import LANGUAGES, languages, make_text, resolve_language, word_pool
 
 # 30+ languages that must keep working (wordfreq words and num2words numbers).
 MUST_WORK = ("ar bg bn ca cs da de el en es fa fi fr he hi hbs hu id is it ja lt lv mk ms nb nl pl pt ro "
@@ -116,7 +116,8 @@ def test_aliases_and_unknown_language():
     assert resolve_language("sh").code == "hbs" and resolve_language("NO").code == "nb"
     with pytest.raises(ValueError, match="--list-langs"):
         synth.parse_langs("en,xx")
-    assert synth.parse_langs("all") == list(LANGUAGES)
+    assert synth.parse_langs("all") == list(languages())
+    assert synth.parse_langs("all")[:len(LANGUAGES)] == list(LANGUAGES)  # the curated table first
 
 
 def test_missing_espeak_error(tmp_path, monkeypatch):
@@ -141,7 +142,9 @@ def test_cli(tmp_path, capsys):
     assert "--list-langs" in capsys.readouterr().err
     assert main(["synth", "--list-langs"]) == 0
     listing = capsys.readouterr().out
-    assert "| hi | Hindi | hi | wordfreq |" in listing and f"{len(LANGUAGES)} languages" in listing
+    assert "| hi | Hindi | hi | wordfreq |" in listing and f"{len(languages())} languages" in listing
+    assert "| sw | Swahili | sw | cldr |" in listing and "| cy | Welsh | cy | num2words | numbers |" in listing
+    assert "- jbo: Lojban: only" in listing  # a language with too little text says so
 
 
 # ---------------------------------------------------------------- --words: utterance length
