@@ -14,10 +14,13 @@ EXTRAS := dev,demo
 
 setup: system-deps $(VENV)/.installed
 
-# espeak-ng speaks the built-in corpus; sox is used by some tests to write real MP3 clips.
+# espeak-ng speaks the built-in corpus (and is its G2P); flite and festival (English and Italian voices) speak its
+# held-out-engine test set; sox is used by some tests to write real MP3 clips.
+SYSTEM_PACKAGES := espeak-ng sox libsox-fmt-mp3 flite festival festvox-kallpc16k festvox-italp16k
 system-deps:
-	@command -v espeak-ng >/dev/null && command -v sox >/dev/null || \
-	  ($(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq espeak-ng sox libsox-fmt-mp3 >/dev/null)
+	@command -v espeak-ng >/dev/null && command -v sox >/dev/null && command -v flite >/dev/null && \
+	  command -v text2wave >/dev/null && [ -d /usr/share/festival/voices/italian ] || \
+	  ($(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $(SYSTEM_PACKAGES) >/dev/null)
 
 # Every package at the version in the committed lock, so an upstream release cannot change a fresh install.
 # Reinstalled only when pyproject.toml or the lock changes.

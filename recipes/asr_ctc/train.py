@@ -110,7 +110,8 @@ def train_and_test(cfg: AsrConfig, run_dir: Path) -> dict:
     # ---- test: every eval language, seen and unseen, with the configured decoding
     return task.test_and_report(cfg, run_dir, splits["test"], result, train_langs=train_langs,
                                 parameters=count_parameters(model), train_minutes=(time.time() - t_fit) / 60,
-                                total_minutes=(time.time() - t0) / 60, report=report)
+                                total_minutes=(time.time() - t0) / 60, report=report,
+                                heldout_utts=splits.get("heldout", ()))
 
 
 def transfer(cfg: AsrConfig) -> None:

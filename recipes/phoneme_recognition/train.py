@@ -97,7 +97,8 @@ def train_and_test(cfg, run_dir: Path) -> dict:
     return asr_task.test_and_report(cfg, run_dir, splits["test"], result,
                                     train_langs=sorted({u.language for u in train_utts}),
                                     parameters=count_parameters(model), train_minutes=(time.time() - t_fit) / 60,
-                                    total_minutes=(time.time() - t0) / 60, report=report)
+                                    total_minutes=(time.time() - t0) / 60, report=report,
+                                heldout_utts=splits.get("heldout", ()))
 
 
 if __name__ == "__main__":

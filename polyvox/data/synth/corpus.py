@@ -18,6 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
+from typing import Sequence
 
 from polyvox.data.audio import DEFAULT_SAMPLE_RATE, load_audio, save_audio
 from polyvox.data.espeak import EspeakError, espeak_binary, run_espeak
@@ -31,6 +32,7 @@ from polyvox.data.manifest import (
     split_manifest,
     write_manifest,
 )
+from polyvox.data.synth import engines as synth_engines
 from polyvox.data.synth.words import (DEFAULT_WORDS, check_words, language, languages, make_text, resolve_language,
                                       unavailable_languages, word_pool)
 
@@ -46,10 +48,11 @@ SynthError = EspeakError  # espeak-ng missing or failing, or no usable text: one
 
 @dataclass(frozen=True)
 class Speaker:
-    id: str  # "en-spk02"
-    voice: str  # espeak -v argument, "en-us+f2"
-    pitch: int
-    rate: int
+    id: str  # "en-spk02" (espeak-ng), "en-flite-slt" (other engines)
+    voice: str  # espeak -v argument, "en-us+f2", or the engine's voice name
+    pitch: int  # espeak -p; 0 for other engines (their voice's own)
+    rate: int  # espeak -s; 0 for other engines
+    engine: str = "espeak"
 
 
 @dataclass(frozen=True)
@@ -77,17 +80,42 @@ def make_speakers(code: str, count: int, seed: int) -> list[Speaker]:
     ]
 
 
+def engine_speakers(code: str, engines: Sequence[str]) -> list[Speaker]:
+    """One speaker per installed voice of each non-espeak engine in ``engines`` for language ``code``."""
+    return [Speaker(f"{code}-{engine}-{voice}", voice, 0, 0, engine)
+            for engine in engines if engine != "espeak" for voice in synth_engines.voices(engine, code)]
+
+
 def plan_jobs(out_dir: Path, langs: list[str], utts_per_lang: int, seed: int, speakers: int,
-              words: tuple[int, int] = DEFAULT_WORDS) -> list[Job]:
-    """One job per utterance; utterance ``i`` is spoken by speaker ``i % speakers`` and has
-    ``words`` = (min, max) words."""
+              words: tuple[int, int] = DEFAULT_WORDS, engines: Sequence[str] = ("espeak",)) -> list[Job]:
+    """One job per utterance; utterance ``i`` is spoken by speaker ``i % n`` of the language's ``speakers``
+    espeak-ng speakers followed by the other engines' voices, and has ``words`` = (min, max) words."""
     words = check_words(words)
     jobs = []
     for code in langs:
-        spks = make_speakers(code, speakers, seed)
+        spks = (make_speakers(code, speakers, seed) if "espeak" in engines else []) + engine_speakers(code, engines)
+        if not spks:
+            raise ValueError(f"{code}: no speaker in engines {list(engines)} speaks this language")
         for i in range(utts_per_lang):
             uid = f"{code}-{i:05d}"
             jobs.append(Job(uid, code, i, seed, spks[i % len(spks)], out_dir / "wavs" / code / f"{uid}.wav", words))
+    return jobs
+
+
+HELDOUT_INDEX = 1_000_000  # text slots of held-out-engine utterances start here: texts unlike the training rows
+
+
+def plan_heldout_jobs(out_dir: Path, langs: list[str], utts_per_lang: int, seed: int,
+                      words: tuple[int, int], engines: Sequence[str]) -> list[Job]:
+    """Utterances spoken only by ``engines`` (never trained on): ``utts_per_lang`` per language that any of them
+    speaks, round-robin over their voices, ids ``<lang>-h<i>``, with texts of their own slots."""
+    jobs = []
+    for code in langs:
+        spks = engine_speakers(code, engines)
+        for i in range(utts_per_lang if spks else 0):
+            uid = f"{code}-h{i:05d}"
+            jobs.append(Job(uid, code, HELDOUT_INDEX + i, seed, spks[i % len(spks)],
+                            out_dir / "wavs" / code / f"{uid}.wav", words))
     return jobs
 
 
@@ -98,8 +126,20 @@ def espeak_command(speaker: Speaker, wav: Path, text: str) -> list[str]:
 
 
 def _custom(job: Job) -> dict:
-    return {"voice": job.speaker.voice, "pitch": job.speaker.pitch, "rate": job.speaker.rate,
-            "source": language(job.language).source}  # fmt: skip
+    custom = {"voice": job.speaker.voice, "pitch": job.speaker.pitch, "rate": job.speaker.rate,
+              "source": language(job.language).source}  # fmt: skip
+    if job.speaker.engine != "espeak":  # espeak rows stay as they were, so existing corpora are reused
+        custom["engine"] = job.speaker.engine
+    return custom
+
+
+def speak_and_phonemize(job: Job, text: str, wav: Path) -> str:
+    """Speak ``text`` into ``wav`` with the job's engine; espeak-ng's raw ``--ipa --sep=_`` of exactly that text
+    (espeak's own speech prints it while speaking; for other engines espeak-ng is the G2P of the same text)."""
+    if job.speaker.engine == "espeak":
+        return run_espeak(espeak_command(job.speaker, wav, text))
+    synth_engines.speak(job.speaker.engine, job.speaker.voice, text, wav)
+    return run_espeak(["-q", "--ipa", "--sep=_", "-v", language(job.language).voice, "--", text])
 
 
 def synthesize_one(job: Job) -> Utterance:
@@ -110,7 +150,7 @@ def synthesize_one(job: Job) -> Utterance:
     problems = []
     for attempt in range(MAX_ATTEMPTS):
         text = make_text(job.language, job.seed, job.index, attempt, job.words)
-        raw = run_espeak(espeak_command(job.speaker, tmp, text))
+        raw = speak_and_phonemize(job, text, tmp)
         switches, bad = language_switches(raw), invalid_segments(raw)
         if switches or bad:
             problems.append(f"{text!r}: " + (f"switched to {switches}" if switches else f"non-IPA {bad}"))
@@ -128,7 +168,7 @@ def synthesize_one(job: Job) -> Utterance:
 
 def _existing_rows(out_dir: Path) -> dict[str, Utterance]:
     rows: dict[str, Utterance] = {}
-    for name in SPLITS:
+    for name in (*SPLITS, "heldout"):
         path = out_dir / f"{name}.jsonl"
         if path.exists():
             try:
@@ -158,14 +198,23 @@ def synthesize_corpus(
     speaker_disjoint: bool = True,
     fractions: dict[str, float] = SPLITS,
     words: tuple[int, int] = DEFAULT_WORDS,
+    engines: Sequence[str] = ("espeak",),
+    heldout_engines: Sequence[str] = (),
+    heldout_utts_per_lang: int = 40,
 ) -> dict[str, Path]:
-    """Build (or complete) the corpus in ``out_dir``; returns {"train"|"dev"|"test": manifest path}.
+    """Build (or complete) the corpus in ``out_dir``; returns {"train"|"dev"|"test": manifest path}, plus
+    "heldout" (``heldout.jsonl``) when ``heldout_engines`` is set.
 
     ``langs`` is a list of ISO codes, a comma-separated string, or "all". Wavs go to
     ``out_dir/wavs/<lang>/<id>.wav`` (16 kHz mono PCM16). ``workers`` (default: CPU count)
     espeak-ng processes run at once. With ``speaker_disjoint`` no speaker appears in two splits,
     which needs >= 3 speakers per language. ``words`` = (min, max) words per text, inclusive
     (default (2, 6): about 0.9-5 s of speech; (2, 24) spreads durations like read speech).
+    ``engines`` adds the voices of other speech engines (:mod:`polyvox.data.synth.engines`: flite, festival) as
+    speakers of the languages they speak; an engine that is not installed is reported and left out.
+    ``heldout_engines`` (engine-disjoint protocol): ``heldout_utts_per_lang`` more utterances per language, spoken
+    only by those engines' voices, go to ``heldout.jsonl`` (never to train/dev/test, which stay what they are
+    without it).
     """
     out_dir = Path(out_dir)
     codes = parse_langs(langs)
@@ -177,8 +226,19 @@ def synthesize_corpus(
             f"got speakers={speakers}; raise --speakers or pass --no-speaker-disjoint"
         )
     words = check_words(words)
-    espeak_binary()  # fail before planning anything when espeak-ng is missing
-    jobs = plan_jobs(out_dir, codes, utts_per_lang, seed, speakers, words)
+    overlap = set(engines) & set(heldout_engines)
+    if overlap:
+        raise ValueError(f"engines {sorted(overlap)} are both trained on and held out; an engine is one or the other")
+    synth_engines.check_engines([*engines, *heldout_engines])
+    espeak_binary()  # fail before planning anything when espeak-ng is missing (it phonemizes every engine)
+    for engine in [*engines, *heldout_engines]:
+        if engine != "espeak" and (why := synth_engines.missing(engine)):
+            print(f"polyvox synth: {why}; building the corpus without it", file=sys.stderr)
+    jobs = plan_jobs(out_dir, codes, utts_per_lang, seed, speakers, words, engines)
+    heldout = plan_heldout_jobs(out_dir, codes, heldout_utts_per_lang, seed, words, heldout_engines)
+    if heldout_engines and not heldout:
+        print(f"polyvox synth: no voice of {list(heldout_engines)} speaks {codes}; no heldout.jsonl", file=sys.stderr)
+    jobs += heldout
     existing = _existing_rows(out_dir)
     done = {j.id: existing[j.id] for j in jobs if _reusable(j, existing.get(j.id))}
     todo = [j for j in jobs if j.id not in done]
@@ -191,8 +251,11 @@ def synthesize_corpus(
         with ThreadPoolExecutor(max_workers=workers) as pool:
             results = list(pool.map(synthesize_one, todo))
     done.update((u.id, u) for u in results)
-    utts = [done[j.id] for j in jobs]
+    heldout_ids = {j.id for j in heldout}
+    utts = [done[j.id] for j in jobs if j.id not in heldout_ids]
     parts = split_manifest(utts, fractions, seed=seed, by_speaker=speaker_disjoint)
+    if heldout:
+        parts["heldout"] = [done[j.id] for j in heldout]
     return {name: write_manifest(out_dir / f"{name}.jsonl", sorted(part, key=lambda u: u.id))
             for name, part in parts.items()}  # fmt: skip
 
@@ -248,7 +311,18 @@ def add_arguments(parser) -> None:
                              "re-synthesizes the rows of an existing --out, so give it its own folder")  # fmt: skip
     parser.add_argument("--no-speaker-disjoint", dest="speaker_disjoint", action="store_false",
                         help="split by utterance instead of by speaker")  # fmt: skip
+    parser.add_argument("--engines", default="espeak", metavar="E1,E2",
+                        help="speech engines whose voices speak the corpus: espeak (default), flite, festival; "
+                             "a missing one is reported and left out")
+    parser.add_argument("--heldout-engines", default="", metavar="E1,E2",
+                        help="engines whose speech goes only to heldout.jsonl (engine-disjoint protocol)")
+    parser.add_argument("--heldout-utts-per-lang", type=int, default=40,
+                        help="utterances per language in heldout.jsonl (default 40)")
     parser.add_argument("--list-langs", action="store_true", help="print the supported languages and exit")
+
+
+def _names(text: str) -> list[str]:
+    return [t.strip() for t in text.split(",") if t.strip()]
 
 
 def run(args) -> int:
@@ -262,7 +336,9 @@ def run(args) -> int:
     try:
         paths = synthesize_corpus(args.out, args.langs, args.utts_per_lang, seed=args.seed, speakers=args.speakers,
                                   workers=args.workers, speaker_disjoint=args.speaker_disjoint,
-                                  words=args.words)  # fmt: skip
+                                  words=args.words, engines=_names(args.engines),
+                                  heldout_engines=_names(args.heldout_engines),
+                                  heldout_utts_per_lang=args.heldout_utts_per_lang)  # fmt: skip
     except (SynthError, ValueError) as e:
         print(f"polyvox synth: error: {e}", file=sys.stderr)
         return 2

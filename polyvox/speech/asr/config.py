@@ -19,6 +19,9 @@ class CorpusConfig:
     seed: int = 0
     speakers: int = 4
     words: list[int] = field(default_factory=lambda: [2, 6])  # [min, max] words per utterance; [2, 24] ~ read speech
+    engines: list[str] = field(default_factory=lambda: ["espeak"])  # + flite, festival: voices espeak never made
+    heldout_engines: list[str] = field(default_factory=list)  # engines never trained on: a held-out test set
+    heldout_utts_per_lang: int = 40
     dir: str = ""  # default: work/corpus/<hash of the spec>
 
     def __post_init__(self):
@@ -38,6 +41,7 @@ class DataConfig:
     train_manifests: list[str] = field(default_factory=list)  # JSONL manifests; [] = build the corpus above
     dev_manifests: list[str] = field(default_factory=list)  # (several: e.g. one per Common Voice language)
     test_manifests: list[str] = field(default_factory=list)
+    heldout_manifests: list[str] = field(default_factory=list)  # more test sets scored apart (e.g. another engine)
     train_langs: list[str] = field(default_factory=list)  # [] = every language in the train manifest
     eval_langs: list[str] = field(default_factory=list)  # [] = every language in the test manifest
     alpha: float = 0.5  # language sampling temperature: 1 natural, 0 uniform over languages

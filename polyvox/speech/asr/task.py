@@ -30,20 +30,25 @@ def corpus_dir(c: CorpusConfig) -> Path:
     spec = [sorted(c.langs), c.utts_per_lang, c.seed, c.speakers]
     if list(c.words) != [2, 6]:  # only then, so folders of default corpora keep their names
         spec.append(list(c.words))
+    if list(c.engines) != ["espeak"] or c.heldout_engines:
+        spec.append([list(c.engines), list(c.heldout_engines), c.heldout_utts_per_lang])
     key = json.dumps(spec)
     tag = hashlib.sha1(key.encode()).hexdigest()[:8]
     return CORPUS_ROOT / f"{len(c.langs)}langs-{c.utts_per_lang}-{tag}"
 
 
 def manifest_paths(d: DataConfig) -> dict[str, list[Path]]:
-    """The train/dev/test manifests, synthesizing the built-in corpus if no manifests are given."""
+    """The train/dev/test manifests, synthesizing the built-in corpus if no manifests are given, and the held-out
+    test sets ("heldout": the corpus's held-out-engine speech and ``data.heldout_manifests``; may be empty)."""
     if d.train_manifests:
         missing = [k for k in ("dev_manifests", "test_manifests") if not getattr(d, k)]
         if missing:
             raise ValueError(f"data.train_manifests is set, so data.{missing[0]} is needed too")
-        return {s: [Path(p) for p in getattr(d, f"{s}_manifests")] for s in ("train", "dev", "test")}
+        return {s: [Path(p) for p in getattr(d, f"{s}_manifests")] for s in ("train", "dev", "test", "heldout")}
     paths = synthesize_builtin(d.corpus)
-    return {s: [paths[s]] for s in ("train", "dev", "test")}
+    out = {s: [paths[s]] for s in ("train", "dev", "test")}
+    out["heldout"] = ([paths["heldout"]] if "heldout" in paths else []) + [Path(p) for p in d.heldout_manifests]
+    return out
 
 
 def synthesize_builtin(c: CorpusConfig) -> dict[str, Path]:
@@ -52,7 +57,8 @@ def synthesize_builtin(c: CorpusConfig) -> dict[str, Path]:
     from polyvox.data.synth.corpus import synthesize_corpus
 
     return synthesize_corpus(corpus_dir(c), c.langs, c.utts_per_lang, seed=c.seed, speakers=c.speakers,
-                             words=tuple(c.words))
+                             words=tuple(c.words), engines=c.engines, heldout_engines=c.heldout_engines,
+                             heldout_utts_per_lang=c.heldout_utts_per_lang)
 
 
 def load_splits(d: DataConfig, seed: int = 0) -> dict[str, list[Utterance]]:
@@ -72,7 +78,8 @@ def load_splits(d: DataConfig, seed: int = 0) -> dict[str, list[Utterance]]:
             langs = d.train_langs if name == "train" else d.eval_langs
             files = ", ".join(map(str, paths[name]))
             raise ValueError(f"{files}: no utterances left for split '{name}' (languages {langs or 'all'})")
-    return {"train": train, "dev": dev, "test": test}
+    heldout = filter_manifest(read_manifests(paths["heldout"]), languages=d.eval_langs or None)
+    return {"train": train, "dev": dev, "test": test, **({"heldout": heldout} if heldout else {})}
 
 
 def batch_targets(utts: Sequence[Utterance], vocab: Vocab, unit: str) -> tuple[torch.Tensor, torch.Tensor]:
@@ -165,7 +172,8 @@ def train_loader(cfg: AsrConfig, train_utts: Sequence[Utterance], vocab: Vocab, 
 
 
 def test_and_report(cfg: AsrConfig, run_dir: Path, test_utts: Sequence[Utterance], result, *, train_langs,
-                    parameters: int, train_minutes: float, total_minutes: float, report: Path) -> dict:
+                    parameters: int, train_minutes: float, total_minutes: float, report: Path,
+                    heldout_utts: Sequence[Utterance] = ()) -> dict:
     """After ``fit``: the best (else last) checkpoint becomes the run's weights; the test set is scored with the
     configured decoding (and greedily, when that is beam search) in every language; writes predictions.jsonl,
     results.json, results.md and test_<metric>.png, prints the table, returns the per-language summary."""
@@ -196,9 +204,18 @@ def test_and_report(cfg: AsrConfig, run_dir: Path, test_utts: Sequence[Utterance
                "total_minutes": total_minutes, "parameters": parameters, "decode": decoding}
     if greedy is not None:
         results["greedy_summary"] = {l: {k: nan_to_none(v) for k, v in s.items()} for l, s in greedy.items()}
+    heldout_part = ""
+    if heldout_utts:  # speech of engines (or sources) the run never trained on, scored apart
+        heldout, _ = evaluate_utterances(run, heldout_utts, on_error=on_error, report_path=report)
+        results["heldout_summary"] = {l: {k: nan_to_none(v) for k, v in s.items()} for l, s in heldout.items()}
+        engines = sorted({u.custom.get("engine", "espeak") for u in heldout_utts})
+        heldout_part = (f"\n## Held-out test set: speech of {', '.join(engines)}, never trained on\n\n"
+                        f"{results_table(heldout, seen=train_langs)}\n")
+        print(f"held-out ({', '.join(engines)}): {metric.upper()} {100 * heldout['all'][metric]:.2f} %", flush=True)
     (run_dir / "results.json").write_text(json.dumps(results, indent=1), encoding="utf-8")
     table = results_table(summary, seen=train_langs)
     greedy_part = "" if greedy is None else f"\n## Greedy decoding, same model\n\n{results_table(greedy, seen=train_langs)}\n"
+    greedy_part += heldout_part
     (run_dir / "results.md").write_text(
         f"# {run_dir.name}: test set, {unit} targets, {decoding}\n\n"
         f"{parameters / 1e6:.2f} M parameters ({cfg.model.backbone}), {result.step} steps, "
