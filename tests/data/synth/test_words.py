@@ -28,11 +28,13 @@ def test_cldr_words_are_real_words_in_one_script():
 def test_languages_beyond_the_curated_table():
     langs = words.languages()
     assert len(langs) >= 80 and set(words.LANGUAGES) <= set(langs)
-    for code in ("sw", "ka", "am", "ml", "mr", "gu", "pa", "vi", "ko", "hy", "eu", "ga", "mt", "sq", "et", "af"):
+    for code in ("sw", "ka", "am", "ml", "mr", "gu", "pa", "hy", "eu", "ga", "mt", "sq", "et", "af", "ne", "si"):
         assert langs[code].source == words.CLDR, code
     assert words.resolve_language("sw").name == "Swahili"
     with pytest.raises(ValueError, match="'cmn' cannot be used for a corpus: .*Han characters"):
         words.resolve_language("cmn")
+    with pytest.raises(ValueError, match="'vi' cannot be used for a corpus: .*tone 3 as ɜ"):
+        words.resolve_language("vi")
     with pytest.raises(ValueError, match=r"'jbo' cannot be used for a corpus: Lojban: only \d+ offline words"):
         words.resolve_language("jbo")
     with pytest.raises(ValueError, match="unknown language code 'tl'"):
