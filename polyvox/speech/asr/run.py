@@ -21,7 +21,6 @@ Usage::
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,11 +35,9 @@ from polyvox.speech.asr.decoding import DecodeConfig, beam_decode, build_beam_de
 from polyvox.speech.asr.model import HFCTC, build_model, hf_model_from_config
 from polyvox.speech.asr.vocab import Vocab, tokens_to_text, utterance_tokens
 from polyvox.train.config import load_config, save_config
+from polyvox.train.runs import CONFIG_FILE, MODEL_FILE, load_weights, read_hf_config, write_hf_config
 
-CONFIG_FILE = "config.yaml"
 VOCAB_FILE = "vocab.json"
-HF_CONFIG_FILE = "hf_config.json"
-MODEL_FILE = "model.safetensors"
 LM_FILE = "lm.arpa"
 
 
@@ -67,7 +64,7 @@ def save_run_files(run_dir: str | os.PathLike, cfg: AsrConfig, vocab: Vocab, mod
     save_config(cfg, run_dir / CONFIG_FILE)
     vocab.save(run_dir / VOCAB_FILE)
     if isinstance(model, HFCTC):
-        (run_dir / HF_CONFIG_FILE).write_text(model.hf.config.to_json_string(), encoding="utf-8")
+        write_hf_config(run_dir, model.hf.config)
 
 
 def make_decoder(run_dir: Path, vocab: Vocab, d: DecodeConfig):
@@ -95,18 +92,13 @@ def weights_path(run_dir: Path) -> Path:
 def model_for_run(run_dir: Path, cfg: AsrConfig, vocab: Vocab) -> torch.nn.Module:
     """Rebuild a run's model from its files (never downloads) with random weights."""
     if cfg.model.backbone in ("hf", "hf_scratch"):
-        path = run_dir / HF_CONFIG_FILE
-        if not path.exists():
-            raise FileNotFoundError(f"{path}: missing; needed to rebuild the {cfg.model.backbone} model")
-        return hf_model_from_config(json.loads(path.read_text(encoding="utf-8")), cfg.model)
+        return hf_model_from_config(read_hf_config(run_dir, f"{cfg.model.backbone} model"), cfg.model)
     return build_model(cfg.model, len(vocab))
 
 
 def load_run(run_dir: str | os.PathLike, *, decode: DecodeConfig | None = None, device: str | None = None,
              weights: str | os.PathLike | None = None) -> AsrRun:
     """Load a trained run for inference (eval mode). ``decode`` overrides the run's decode section."""
-    from safetensors.torch import load_model
-
     run_dir = Path(run_dir)
     if not (run_dir / CONFIG_FILE).exists():
         raise FileNotFoundError(f"{run_dir}: not a run directory ({CONFIG_FILE} missing)")
@@ -115,9 +107,7 @@ def load_run(run_dir: str | os.PathLike, *, decode: DecodeConfig | None = None, 
         cfg.decode = decode
     vocab = Vocab.load(run_dir / VOCAB_FILE)
     model = model_for_run(run_dir, cfg, vocab)
-    load_model(model, str(weights or weights_path(run_dir)))
-    dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
-    model.to(dev).eval()
+    model, dev = load_weights(model, weights or weights_path(run_dir), device)
     return AsrRun(cfg, vocab, model, run_dir, make_decoder(run_dir, vocab, cfg.decode), dev)
 
 

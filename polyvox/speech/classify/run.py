@@ -31,11 +31,9 @@ from polyvox.train.config import load_config, save_config
 from polyvox.speech.classify.config import ClassificationConfig
 from polyvox.speech.classify.model import UtteranceClassifier, build_classifier
 from polyvox.train.protocols import MULTILINGUAL
+from polyvox.train.runs import CONFIG_FILE, MODEL_FILE, load_weights, read_hf_config, write_hf_config
 
-CONFIG_FILE = "config.yaml"
 LABELS_FILE = "labels.json"
-HF_CONFIG_FILE = "hf_config.json"
-MODEL_FILE = "model.safetensors"
 
 
 @dataclass
@@ -56,7 +54,7 @@ def save_run_files(run_dir: Path, cfg: ClassificationConfig, vocab: Sequence[str
     (run_dir / LABELS_FILE).write_text(json.dumps({"key": cfg.data.label_key, "labels": list(vocab)}), encoding="utf-8")
     hf = getattr(model.encoder, "model", None)
     if hf is not None and hasattr(hf, "config") and hasattr(hf.config, "to_json_string"):
-        (run_dir / HF_CONFIG_FILE).write_text(hf.config.to_json_string(), encoding="utf-8")
+        write_hf_config(run_dir, hf.config)
 
 
 def resolve_run_dir(run_dir: str | os.PathLike) -> Path:
@@ -70,8 +68,6 @@ def resolve_run_dir(run_dir: str | os.PathLike) -> Path:
 def load_run(run_dir: str | os.PathLike, *, device: str | None = None) -> ClassifierRun:
     """Load a trained run for inference. Never downloads: an HF encoder is rebuilt from the run's
     saved ``hf_config.json`` and all weights come from ``model.safetensors``."""
-    from safetensors.torch import load_model
-
     run_dir = resolve_run_dir(run_dir)
     for name in (CONFIG_FILE, LABELS_FILE, MODEL_FILE):
         if not (run_dir / name).exists():
@@ -82,14 +78,8 @@ def load_run(run_dir: str | os.PathLike, *, device: str | None = None) -> Classi
     if cfg.model.encoder == "hf":
         from polyvox.speech.classify.model import hf_encoder_from_config
 
-        path = run_dir / HF_CONFIG_FILE
-        if not path.exists():
-            raise FileNotFoundError(f"{path}: missing; needed to rebuild the hf encoder without downloading")
-        encoder = hf_encoder_from_config(json.loads(path.read_text(encoding="utf-8")), cfg.model)
-    model = build_classifier(cfg.model, encoder=encoder)
-    load_model(model, str(run_dir / MODEL_FILE))
-    dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
-    model.to(dev).eval()
+        encoder = hf_encoder_from_config(read_hf_config(run_dir, "hf encoder"), cfg.model)
+    model, dev = load_weights(build_classifier(cfg.model, encoder=encoder), run_dir / MODEL_FILE, device)
     return ClassifierRun(cfg, labels, model, run_dir, dev)
 
 

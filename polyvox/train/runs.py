@@ -1,0 +1,44 @@
+"""The one trained-run file format every task shares: a run directory holds its resolved ``config.yaml``, its final
+``model.safetensors``, ``checkpoints/`` (from ``fit``), and for a Hugging Face backbone its ``hf_config.json``, so
+loading rebuilds the architecture without a download. Task files (vocab.json, labels.json, lm.arpa) sit beside them;
+each task's ``run.py`` reads and writes them through these helpers.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+
+CONFIG_FILE = "config.yaml"
+MODEL_FILE = "model.safetensors"
+HF_CONFIG_FILE = "hf_config.json"
+
+
+def inference_device(device: str | None = None) -> torch.device:
+    """``device``, else the GPU when there is one, else the CPU."""
+    return torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+
+
+def write_hf_config(run_dir: Path, hf_config) -> None:
+    """Save a transformers config beside the weights (what :func:`read_hf_config` reads back)."""
+    (Path(run_dir) / HF_CONFIG_FILE).write_text(hf_config.to_json_string(), encoding="utf-8")
+
+
+def read_hf_config(run_dir: Path, what: str) -> dict:
+    """The saved transformers config of a run; FileNotFoundError naming the file and ``what`` needs it."""
+    path = Path(run_dir) / HF_CONFIG_FILE
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: missing; needed to rebuild the {what} without downloading")
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def load_weights(model: torch.nn.Module, path: str | Path, device: str | None = None) -> tuple[torch.nn.Module,
+                                                                                                torch.device]:
+    """Load safetensors weights into ``model`` and put it on ``device`` (see :func:`inference_device`) in eval mode."""
+    from safetensors.torch import load_model
+
+    load_model(model, str(path))
+    dev = inference_device(device)
+    return model.to(dev).eval(), dev
