@@ -12,8 +12,8 @@ from typing import Sequence
 
 from polyvox.data.manifest import Utterance
 
-from polyvox.data.corpora.common import CorpusError
-from polyvox.data.corpora.emotion import AUDIO_EXTS, cached_splits, file_utterance, finish_splits, prepare_params
+from polyvox.data.corpora.common import CorpusError, reuse
+from polyvox.data.corpora.emotion import AUDIO_EXTS, file_utterance, finish_splits, prepare_params
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +81,7 @@ def prepare_adima(root: str | os.PathLike, out_dir: str | os.PathLike, *, langua
     """
     root, out_dir = Path(root), Path(out_dir)
     params = prepare_params("adima", root, languages=sorted(languages), dev_fraction=dev_fraction, seed=seed)
-    if (hit := cached_splits(out_dir, params)) is not None:
+    if (hit := reuse(out_dir, params)) is not None:
         return hit
     if not root.is_dir():
         raise CorpusError(f"{root}: corpus folder not found")

@@ -36,11 +36,6 @@ AUDIO_EXTS = (".wav", ".flac", ".mp3", ".ogg")
 SKIPPED_NAME = "skipped.jsonl"
 
 
-def cached_splits(out_dir: Path, params: dict) -> dict[str, Path] | None:
-    """The manifests of an earlier call with the same ``params``, if all are there."""
-    return reuse(out_dir, params)
-
-
 def finish_splits(out_dir: Path, params: dict, parts: dict[str, list[Utterance]], skipped: list[dict]) -> dict[str, Path]:
     if skipped:
         log.warning("%s: left out %d unreadable file(s), listed in %s", params["corpus"], len(skipped),
@@ -115,7 +110,7 @@ def prepare_crema_d(root: str | os.PathLike, out_dir: str | os.PathLike, *, seed
     English, 6 emotions). Speakers are actor ids ("1001")."""
     root, out_dir = Path(root), Path(out_dir)
     params = prepare_params("crema_d", root, seed=seed, test_speakers=test_speakers, dev_speakers=dev_speakers)
-    if (hit := cached_splits(out_dir, params)) is not None:
+    if (hit := reuse(out_dir, params)) is not None:
         return hit
     utts, skipped = [], []
     for path in _glob(root, "AudioWAV/*.wav", "AudioWAV/<actor>_<sentence>_<EMO>_<level>.wav, e.g. AudioWAV/1001_DFA_ANG_XX.wav"):
@@ -148,7 +143,7 @@ def prepare_ravdess(root: str | os.PathLike, out_dir: str | os.PathLike, *, seed
     root, out_dir = Path(root), Path(out_dir)
     params = prepare_params("ravdess", root, seed=seed, include_song=include_song, test_speakers=test_speakers,
                      dev_speakers=dev_speakers)  # fmt: skip
-    if (hit := cached_splits(out_dir, params)) is not None:
+    if (hit := reuse(out_dir, params)) is not None:
         return hit
     utts, skipped = [], []
     for path in _glob(root, "Actor_*/*.wav", "Actor_XX/03-01-05-01-01-01-XX.wav files"):
@@ -183,7 +178,7 @@ def prepare_emodb(root: str | os.PathLike, out_dir: str | os.PathLike, *, seed: 
     F Freude/happy, T Trauer/sad, N neutral) + version. 10 speakers, German."""
     root, out_dir = Path(root), Path(out_dir)
     params = prepare_params("emodb", root, seed=seed, test_speakers=test_speakers, dev_speakers=dev_speakers)
-    if (hit := cached_splits(out_dir, params)) is not None:
+    if (hit := reuse(out_dir, params)) is not None:
         return hit
     utts, skipped = [], []
     for path in _glob(root, "wav/*.wav", "wav/<speaker><text><emotion><version>.wav, e.g. wav/03a01Fa.wav"):
@@ -258,7 +253,7 @@ def prepare_iemocap(root: str | os.PathLike, out_dir: str | os.PathLike, *, test
         raise ValueError(f"dev_session and test_session are both {test_session}")
     params = prepare_params("iemocap", root, test_session=test_session, dev_session=dev_session, four_class=four_class,
                      dev_fraction=dev_fraction, seed=seed)  # fmt: skip
-    if (hit := cached_splits(out_dir, params)) is not None:
+    if (hit := reuse(out_dir, params)) is not None:
         return hit
     texts = _iemocap_texts(root)
     mapping = IEMOCAP_4CLASS if four_class else IEMOCAP_EMOTIONS

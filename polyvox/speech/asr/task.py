@@ -4,22 +4,29 @@ after it. The loss step lives in the recipe (``recipes/asr_ctc/train.py``)."""
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import math
 import os
+import shutil
+from functools import partial
 from pathlib import Path
 from typing import Sequence
 
 import torch
 
+from polyvox.data.dataset import AudioDataset, read_skip_report
 from polyvox.data.manifest import Utterance, filter_manifest, read_manifests, take_minutes, take_per_language
 from polyvox.data.paths import CORPUS_ROOT
-from polyvox.eval.error_rates import METRICS
+from polyvox.data.sampler import DurationBucketSampler, language_balanced_weights
+from polyvox.eval.error_rates import METRICS, results_table
+from polyvox.eval.plots import plot_per_language
 from polyvox.speech.asr.config import AsrConfig, CorpusConfig, DataConfig
 from polyvox.speech.asr.decoding import build_ngram_lm, lm_sentences
-from polyvox.speech.asr.run import LM_FILE, AsrRun, evaluate_utterances
-from polyvox.speech.asr.vocab import Vocab, utterance_tokens
+from polyvox.speech.asr.model import build_model, resize_output
+from polyvox.speech.asr.run import LM_FILE, MODEL_FILE, AsrRun, evaluate_utterances, load_run
+from polyvox.speech.asr.vocab import Vocab, utterance_tokens, vocab_from_utterances
 from polyvox.speech.ctc import pad_targets
 
 
@@ -136,9 +143,6 @@ def vocab_and_model(cfg: AsrConfig, train_utts: Sequence[Utterance]):
     """(vocab, model): a fresh model over the training transcripts' tokens, or, with ``cfg.init_from``, a trained
     run's model with its vocabulary extended by the new tokens (few-shot adaptation; ``cfg.model`` becomes the
     base run's). Shapes: the model maps wavs (B, S) + lens (B,) to log-probs (B, T, len(vocab))."""
-    from polyvox.speech.asr.model import build_model, resize_output
-    from polyvox.speech.asr.run import load_run
-    from polyvox.speech.asr.vocab import vocab_from_utterances
 
     vocab = vocab_from_utterances(train_utts, cfg.data.unit, cfg.data.vocab_min_count)
     if not cfg.init_from:
@@ -157,11 +161,6 @@ def vocab_and_model(cfg: AsrConfig, train_utts: Sequence[Utterance]):
 def train_loader(cfg: AsrConfig, train_utts: Sequence[Utterance], vocab: Vocab, report: Path):
     """Training batches: duration buckets of ``data.max_batch_seconds`` padded audio, languages sampled with
     temperature ``data.alpha``; each batch holds wavs (B, S), wav_lens (B,), targets (B, L), target_lens (B,)."""
-    from functools import partial
-
-    from polyvox.data.dataset import AudioDataset
-    from polyvox.data.sampler import DurationBucketSampler, language_balanced_weights
-
     dataset = AudioDataset(train_utts, on_error=cfg.data.on_error, report_path=report)
     langs = [u.language for u in train_utts]
     weights = language_balanced_weights(langs, cfg.data.alpha) if len(set(langs)) > 1 else None
@@ -177,14 +176,6 @@ def test_and_report(cfg: AsrConfig, run_dir: Path, test_utts: Sequence[Utterance
     """After ``fit``: the best (else last) checkpoint becomes the run's weights; the test set is scored with the
     configured decoding (and greedily, when that is beam search) in every language; writes predictions.jsonl,
     results.json, results.md and test_<metric>.png, prints the table, returns the per-language summary."""
-    import dataclasses
-    import shutil
-
-    from polyvox.data.dataset import read_skip_report
-    from polyvox.eval.error_rates import results_table
-    from polyvox.eval.plots import plot_per_language
-    from polyvox.speech.asr.run import MODEL_FILE, load_run
-
     chosen = result.best_checkpoint or result.last_checkpoint
     shutil.copyfile(chosen / MODEL_FILE, run_dir / MODEL_FILE)
     run = load_run(run_dir)
