@@ -63,7 +63,10 @@ class AudioDataset(Dataset):
         on_error: ``"skip"`` (return None, log, report) or ``"raise"``.
         report_path: JSONL file that skipped rows are appended to (created on the first skip).
         duration_tolerance: allowed difference, in seconds, from the manifest's duration.
-        transform: optional ``f(wav: FloatTensor (time,)) -> FloatTensor (time',)``, e.g. augmentation.
+        transform: optional ``f(wav: FloatTensor (time,)) -> FloatTensor (time',)``.
+        augment: optional ``f(wav (time,), utterance id, epoch) -> wav (time,)``, e.g. a
+            :class:`polyvox.data.augment.Augmenter`; ``epoch`` is what :meth:`set_epoch` last set (the training
+            loop sets it before each epoch's iterator, so DataLoader workers see it too).
     """
 
     def __init__(
@@ -75,6 +78,7 @@ class AudioDataset(Dataset):
         report_path: str | os.PathLike | None = None,
         duration_tolerance: float = 0.1,
         transform: Callable[[torch.Tensor], torch.Tensor] | None = None,
+        augment: Callable[[torch.Tensor, str, int], torch.Tensor] | None = None,
     ):
         if on_error not in ON_ERROR:
             raise ValueError(f"on_error must be one of {ON_ERROR}, got {on_error!r}")
@@ -84,6 +88,8 @@ class AudioDataset(Dataset):
         self.report_path = Path(report_path) if report_path is not None else None
         self.duration_tolerance = float(duration_tolerance)
         self.transform = transform
+        self.augment = augment
+        self.epoch = 0
         self._warned: set[str] = set()
 
     @classmethod
@@ -95,6 +101,10 @@ class AudioDataset(Dataset):
     def durations(self) -> list[float]:
         """Manifest durations in seconds, by index (for :class:`~polyvox.data.sampler.DurationBucketSampler`)."""
         return [u.duration for u in self.utts]
+
+    def set_epoch(self, epoch: int) -> None:
+        """The epoch augmentation draws for (part of each utterance's seed)."""
+        self.epoch = int(epoch)
 
     def __len__(self) -> int:
         return len(self.utts)
@@ -116,6 +126,8 @@ class AudioDataset(Dataset):
         wav_t = torch.from_numpy(wav)
         if self.transform is not None:
             wav_t = self.transform(wav_t)
+        if self.augment is not None:
+            wav_t = self.augment(wav_t, utt.id, self.epoch)
         return {"id": utt.id, "wav": wav_t, "utt": utt}
 
     def _skip(self, utt: Utterance, reason: str) -> None:

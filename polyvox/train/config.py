@@ -65,6 +65,9 @@ class TrainConfig:
     log_every: int = 10  # steps between metrics.jsonl / TensorBoard rows
     seed: int = 0
     cpu: bool = False  # force CPU even if CUDA is present
+    # A non-finite loss (a corrupt clip, an unstable filter, a diverging run): that step's update is skipped and
+    # its batch ids logged; this many in a row stop the run with an error. 0 = no check (saves a host sync per step).
+    nonfinite_patience: int = 10
 
     def __post_init__(self):
         checks = {
@@ -78,6 +81,7 @@ class TrainConfig:
             "eval_every": self.eval_every >= 0,
             "save_every": self.save_every >= 0,
             "early_stop_patience": self.early_stop_patience >= 0,
+            "nonfinite_patience": self.nonfinite_patience >= 0,
         }
         for name, ok in checks.items():
             if not ok:

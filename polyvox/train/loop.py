@@ -168,7 +168,8 @@ class BatchStream:
         self.stateful = stateful
 
     def _set_epoch(self):
-        for obj in (self.sampler, getattr(self.sampler, "sampler", None)):
+        # the dataset too: per-utterance augmentation is seeded by the epoch (polyvox.data.augment)
+        for obj in (self.sampler, getattr(self.sampler, "sampler", None), getattr(self.loader, "dataset", None)):
             if hasattr(obj, "set_epoch"):
                 obj.set_epoch(self.epoch)
 
@@ -324,8 +325,10 @@ def fit(
     model.train()
     try:
         window = _Window()
+        nonfinite_in_a_row = 0
         while state["step"] < n_steps and not state["stopped_early"]:
             # One optimizer step = grad_accum micro-batches; DDP all-reduces on the last one only.
+            losses, ids = [], []
             for micro in range(config.grad_accum):
                 batch = next_batch()
                 last = micro == config.grad_accum - 1
@@ -333,12 +336,29 @@ def fit(
                     with accelerator.autocast():
                         loss, logs = loss_step(model, batch)
                     accelerator.backward(loss / config.grad_accum)
-                window.add(loss, logs, _batch_rows(batch))
-            if config.grad_clip > 0:
-                window.grad_norm = accelerator.clip_grad_norm_(model.parameters(), config.grad_clip)
-            optimizer.step()
-            if not optimizer.step_was_skipped:  # fp16 overflow: no update, so no LR step either
-                scheduler.step()
+                losses.append((loss.detach(), logs, _batch_rows(batch)))
+                ids += list(batch.get("ids", [])) if isinstance(batch, Mapping) else []
+            finite = True
+            if config.nonfinite_patience:  # every process decides alike: skip when any of them saw inf/NaN
+                all_finite = torch.isfinite(torch.stack([l for l, _, _ in losses])).all().float()
+                finite = bool(accelerator.reduce(all_finite, "min") > 0)
+            if finite:
+                nonfinite_in_a_row = 0
+                for loss, logs, rows in losses:
+                    window.add(loss, logs, rows)
+                if config.grad_clip > 0:
+                    window.grad_norm = accelerator.clip_grad_norm_(model.parameters(), config.grad_clip)
+                optimizer.step()
+                if not optimizer.step_was_skipped:  # fp16 overflow: no update, so no LR step either
+                    scheduler.step()
+            else:  # no update from a non-finite loss: it would turn every weight into NaN
+                nonfinite_in_a_row += 1
+                shown = ", ".join(map(str, ids[:8])) + (" ..." if len(ids) > 8 else "")
+                logger.write(f"step {state['step'] + 1}: non-finite loss, update skipped (batch: {shown or 'no ids'})")
+                if nonfinite_in_a_row >= config.nonfinite_patience:
+                    raise RuntimeError(f"{nonfinite_in_a_row} steps in a row had a non-finite loss (last batch: "
+                                       f"{shown or 'no ids'}); the run diverged or its data is broken. Lower "
+                                       f"train.lr, check these clips, or resume from the last checkpoint in {run_dir}")
             optimizer.zero_grad(set_to_none=True)
             state["step"] = step = state["step"] + 1
             state["metrics"] = {}

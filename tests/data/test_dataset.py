@@ -119,3 +119,39 @@ def test_on_the_builtin_corpus(tiny_corpus, tmp_path):
     assert n_seen == len(utts)  # the synthesized corpus has no bad rows
     assert not (tmp_path / "skipped.jsonl").exists()
     assert padding_waste(list(sampler), ds.durations) < 0.25
+
+
+def test_augmentation_is_seeded_by_utterance_and_epoch_in_workers_and_after_resume(tmp_path):
+    """The training loop's BatchStream sets the dataset's epoch; workers and a resumed stream hear the same audio."""
+    from polyvox.data.augment import AugmentConfig, Augmenter
+    from polyvox.train.loop import BatchStream
+
+    rows = []
+    for i in range(6):
+        save_audio(tmp_path / f"{i}.wav", tone(0.5, f=200.0 + 50 * i))
+        rows.append(Utterance(f"u{i}", str(tmp_path / f"{i}.wav"), 0.5, 16000, "en"))
+    aug = Augmenter(AugmentConfig(noise_prob=1.0, eq_prob=0.5), seed=1)
+
+    def loader(workers):
+        ds = AudioDataset(rows, augment=aug)
+        sampler = DurationBucketSampler(ds.durations, max_seconds=1.0, seed=0)
+        return torch.utils.data.DataLoader(ds, batch_sampler=sampler, collate_fn=collate_audio,
+                                           num_workers=workers)
+
+    clean = {it["id"]: it["wav"] for it in AudioDataset(rows)}
+    stream = BatchStream(loader(workers=1))
+    batches = [next(stream) for _ in range(3 * 2)]  # 3 batches per epoch, two epochs
+    for b, epoch in zip(batches, [0, 0, 0, 1, 1, 1]):
+        for row, utt in enumerate(b["utts"]):
+            assert torch.allclose(b["wavs"][row], aug(clean[utt.id], utt.id, epoch), atol=1e-6)
+            assert not torch.allclose(b["wavs"][row], aug(clean[utt.id], utt.id, 1 - epoch), atol=1e-3)
+    # resume mid-epoch 1 in a fresh stream (in-process loading): the same batches come back
+    resumed_from = BatchStream(loader(workers=0))
+    for _ in range(4):
+        next(resumed_from)
+    state = resumed_from.state_dict()
+    resumed = BatchStream(loader(workers=0))
+    resumed.load_state_dict(state)
+    for expected in batches[4:]:
+        got = next(resumed)
+        assert got["ids"] == expected["ids"] and torch.allclose(got["wavs"], expected["wavs"], atol=1e-6)

@@ -215,3 +215,23 @@ def test_sampler_built_for_other_world_size_is_refused(tmp_path):
     loader = DataLoader(loader.dataset, batch_sampler=sharded, collate_fn=collate)
     with pytest.raises(RuntimeError, match="init_distributed"):
         fit(torch.nn.Linear(8, 1), loader, loss_step, TrainConfig(max_steps=2), tmp_path)
+
+
+def test_nonfinite_loss_skips_the_update_and_too_many_stop_the_run(tmp_path, capsys):
+    model, loader, loss_step, _ = make_toy()
+    calls = {"n": 0}
+
+    def sometimes_nan(model, batch):
+        calls["n"] += 1
+        loss, logs = loss_step(model, batch)
+        return (loss * float("nan") if calls["n"] in (3, 4) else loss), logs
+
+    fit(model, loader, sometimes_nan, TrainConfig(max_steps=8, log_every=1), tmp_path / "a")
+    assert all(torch.isfinite(p).all() for p in model.parameters())  # the two NaN steps did not update
+    printed = capsys.readouterr()
+    assert "step 3: non-finite loss, update skipped" in printed.out + printed.err
+
+    model, loader, loss_step, _ = make_toy()
+    always_nan = lambda m, b: (loss_step(m, b)[0] * float("nan"), {})
+    with pytest.raises(RuntimeError, match="3 steps in a row had a non-finite loss"):
+        fit(model, loader, always_nan, TrainConfig(max_steps=8, nonfinite_patience=3), tmp_path / "b")

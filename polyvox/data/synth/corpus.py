@@ -33,8 +33,8 @@ from polyvox.data.manifest import (
     write_manifest,
 )
 from polyvox.data.synth import engines as synth_engines
-from polyvox.data.synth.words import (DEFAULT_WORDS, check_words, language, languages, make_text, resolve_language,
-                                      unavailable_languages, word_pool)
+from polyvox.data.synth.words import (DEFAULT_WORDS, VARIETIES, check_words, language, languages, make_text,
+                                      resolve_language, unavailable_languages, word_pool)
 
 SPLITS = MappingProxyType({"train": 0.8, "dev": 0.1, "test": 0.1})
 VARIANTS = ("m1", "m2", "m3", "m4", "m5", "m6", "m7", "f1", "f2", "f3", "f4", "f5")
@@ -95,7 +95,8 @@ def plan_jobs(out_dir: Path, langs: list[str], utts_per_lang: int, seed: int, sp
     for code in langs:
         spks = (make_speakers(code, speakers, seed) if "espeak" in engines else []) + engine_speakers(code, engines)
         if not spks:
-            raise ValueError(f"{code}: no speaker in engines {list(engines)} speaks this language")
+            hints = "".join(synth_engines.install_hint(e, code) for e in engines)
+            raise ValueError(f"{code}: no speaker in engines {list(engines)} speaks this language{hints}")
         for i in range(utts_per_lang):
             uid = f"{code}-{i:05d}"
             jobs.append(Job(uid, code, i, seed, spks[i % len(spks)], out_dir / "wavs" / code / f"{uid}.wav", words))
@@ -237,7 +238,9 @@ def synthesize_corpus(
     jobs = plan_jobs(out_dir, codes, utts_per_lang, seed, speakers, words, engines)
     heldout = plan_heldout_jobs(out_dir, codes, heldout_utts_per_lang, seed, words, heldout_engines)
     if heldout_engines and not heldout:
-        print(f"polyvox synth: no voice of {list(heldout_engines)} speaks {codes}; no heldout.jsonl", file=sys.stderr)
+        hints = "".join(synth_engines.install_hint(e, c) for e in heldout_engines for c in codes)
+        print(f"polyvox synth: no voice of {list(heldout_engines)} speaks {codes}; no heldout.jsonl{hints}",
+              file=sys.stderr)
     jobs += heldout
     existing = _existing_rows(out_dir)
     done = {j.id: existing[j.id] for j in jobs if _reusable(j, existing.get(j.id))}
@@ -328,7 +331,9 @@ def _names(text: str) -> list[str]:
 def run(args) -> int:
     if args.list_langs:
         print(format_languages())
-        print(f"\n{len(languages())} languages; --langs all selects every one.")
+        varieties = sum(code in VARIETIES for code in languages())
+        print(f"\n{len(languages())} corpus languages: {len(languages()) - varieties} languages and {varieties} regional "
+              f"varieties of them (espeak-ng voices with their own pronunciation rules); --langs all selects every one.")
         return 0
     if not args.langs or not args.out:
         print("polyvox synth: --langs and --out are required (see --list-langs for languages)", file=sys.stderr)

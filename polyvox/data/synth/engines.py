@@ -20,6 +20,10 @@ FESTIVAL_VOICES_DIR = Path("/usr/share/festival/voices")
 # festival's voice folders are grouped by language name
 FESTIVAL_LANGUAGES = {"english": "en", "italian": "it", "czech": "cs", "russian": "ru", "finnish": "fi",
                       "hindi": "hi", "marathi": "mr", "telugu": "te", "catalan": "ca", "spanish": "es"}
+# the text encoding festival's front end reads, per language folder (checked by ear-free means: the wrong one spells
+# the bytes out, several times longer); ISO-8859-1 for the rest (Italian "à", Finnish "ä" as one byte)
+FESTIVAL_ENCODINGS = {"czech": "iso-8859-2", "russian": "utf-8", "hindi": "utf-8", "marathi": "utf-8",
+                      "telugu": "utf-8"}
 FLITE_VOICES = {"en": ("awb", "kal16", "rms", "slt")}  # compiled into Debian's flite
 
 
@@ -33,6 +37,13 @@ class Engine:
 ENGINES = {
     "flite": Engine("flite", "flite", "flite"),
     "festival": Engine("festival", "text2wave", "festival festvox-kallpc16k (more voices: festvox-*)"),
+}
+# Debian packages of festival voices by language (the Makefile installs those of en, it, cs, fi, ca, ru, hi)
+FESTIVAL_PACKAGES = {
+    "en": "festvox-kallpc16k festvox-kdlpc16k", "it": "festvox-italp16k festvox-itapc16k",
+    "cs": "festvox-czech-dita festvox-czech-ph", "fi": "festvox-suopuhe-lj festvox-suopuhe-mv",
+    "ca": "festvox-ca-ona-hts", "ru": "festvox-ru", "hi": "festvox-hi-nsk", "mr": "festvox-mr-nsk",
+    "te": "festvox-te-nsk",
 }
 
 
@@ -59,9 +70,23 @@ def voices(engine: str, code: str) -> list[str]:
         return list(FLITE_VOICES.get(code, ()))
     out = []
     for lang_dir, lang in FESTIVAL_LANGUAGES.items():
-        if lang == code and (FESTIVAL_VOICES_DIR / lang_dir).is_dir():
-            out += [p.name for p in (FESTIVAL_VOICES_DIR / lang_dir).iterdir() if p.is_dir()]
+        if lang == code and (FESTIVAL_VOICES_DIR / lang_dir).is_dir():  # "suopuhe.common": shared files, no voice
+            out += [p.name for p in (FESTIVAL_VOICES_DIR / lang_dir).iterdir() if p.is_dir() and "." not in p.name]
     return sorted(out)
+
+
+def install_hint(engine: str, code: str) -> str:
+    """'; apt-get install PACKAGES' for voices of ``engine`` in language ``code`` that Debian packages, else ''."""
+    packages = FESTIVAL_PACKAGES.get(code) if engine == "festival" else None
+    return f"; Debian has voices for it: apt-get install {packages}" if packages else ""
+
+
+def festival_encoding(voice: str) -> str:
+    """The encoding festival's front end expects for ``voice`` (by its language folder)."""
+    for lang_dir, encoding in FESTIVAL_ENCODINGS.items():
+        if (FESTIVAL_VOICES_DIR / lang_dir / voice).is_dir():
+            return encoding
+    return "latin-1"
 
 
 def speak(engine: str, voice: str, text: str, wav: Path) -> None:
@@ -70,8 +95,8 @@ def speak(engine: str, voice: str, text: str, wav: Path) -> None:
     if engine == "flite":
         cmd, stdin = ["flite", "-voice", voice, "-t", text, "-o", str(wav)], None
     elif engine == "festival":
-        # festival reads ISO-8859-1, not UTF-8 (its Italian voices expect "à" as one latin-1 byte)
-        cmd, stdin = ["text2wave", "-eval", f"(voice_{voice})", "-o", str(wav)], text.encode("latin-1", "replace")
+        cmd, stdin = ["text2wave", "-eval", f"(voice_{voice})", "-o", str(wav)], text.encode(festival_encoding(voice),
+                                                                                             "replace")
     else:
         raise ValueError(f"unknown speech engine {engine!r}")
     res = subprocess.run(cmd, input=stdin, capture_output=True)

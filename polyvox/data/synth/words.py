@@ -15,6 +15,7 @@ import random
 import unicodedata
 from collections import Counter
 from dataclasses import dataclass
+from pathlib import Path
 
 from polyvox.data.espeak import base_language
 
@@ -97,7 +98,15 @@ ALIASES: dict[str, str] = {"sh": "hbs", "hr": "hbs", "sr-latn": "hbs", "no": "nb
 # --------------------------------------------------------------------------- every espeak-ng language
 
 CLDR = "cldr"
-MIN_CLDR_WORDS = 300  # fewer distinct CLDR words than this: too little text for a corpus (reported, not used)
+MIN_CLDR_WORDS = 300  # CLDR alone gives at least this many words: its words are the language's text
+# Fewer: CLDR's words plus the ISO names translated into the language (pycountry's iso-codes catalogues) plus a
+# Debian hunspell dictionary when one is installed; at least this many of those together, or the language is
+# reported as lacking text. 100 words still give millions of distinct 2-6 word texts, though fewer phone contexts.
+MIN_OFFLINE_WORDS = 100
+HUNSPELL_DIR = Path("/usr/share/hunspell")
+HUNSPELL_CODES = {"gn": "gug"}  # espeak-ng code -> hunspell's file prefix where they differ
+# Debian packages of the hunspell dictionaries that make a language usable (the Makefile installs them)
+HUNSPELL_PACKAGES = {"an": "hunspell-an", "gn": "hunspell-gug"}
 # espeak-ng code -> CLDR locale where they differ
 CLDR_LOCALES = {"cmn": "zh", "hyw": "hy"}
 # espeak-ng languages whose CLDR text it cannot read back in the language (found by building a corpus of each)
@@ -105,11 +114,80 @@ UNREADABLE = {
     "cmn": "espeak-ng 1.51 reads most Han characters as English letter names",
     "yue": "espeak-ng 1.51 reads most Han characters as English letter names",
     "my": "espeak-ng 1.51 aborts (buffer overflow) on Burmese words",
+    "chr": "espeak-ng 1.51's Cherokee voice prints no phonemes for the Cherokee syllabary CLDR writes it in",
     # clean characters, wrong segments (docs/corpus.md): kept out so no transcript is silently wrong
     "ko": "espeak-ng 1.51's Korean IPA has clusters such as pɡ, ɫph, t-ɡ that are not segments",
     "vi": "espeak-ng 1.51 writes tones as digits and tone 3 as ɜ, indistinguishable from the vowel",
     "th": "espeak-ng 1.51 writes tones as digits and tone 3 as ɜ, indistinguishable from the vowel",
 }
+
+
+def _is_word(w: str) -> bool:
+    """At least 2 letters/marks and not an all-capital acronym (Cherokee is written in capitals: not acronyms)."""
+    acronym = w.isupper() and _script(w[0]) != "CHEROKEE"
+    return len(w) >= 2 and not acronym and all(unicodedata.category(c)[0] in "LM" for c in w)
+
+
+def _split_names(names) -> set[str]:
+    words = set()
+    for name in names:
+        for w in str(name).replace("-", " ").split():
+            w = w.strip("().,;:'\"«»“”")
+            if _is_word(w):
+                words.add(w)
+    return words
+
+
+def _main_script_words(words: set[str], locale: str) -> tuple[str, ...]:
+    """``words`` in the script most of them use; for Latin scripts, without the words CLDR also spells that way in
+    English ("Aruba", "Mohawk"), which espeak reads as English. Sorted."""
+    scripts = Counter(_script(c) for w in words for c in w if unicodedata.category(c)[0] == "L")
+    if not scripts:
+        return ()
+    main = scripts.most_common(1)[0][0]
+    english = {w.lower() for w in cldr_words("en")} if main == "LATIN" and locale != "en" else set()
+    return tuple(sorted(w for w in words if _in_scripts(w, (main,)) and w.lower() not in english))
+
+
+@functools.lru_cache(maxsize=None)
+def iso_words(locale: str) -> tuple[str, ...]:
+    """Words of the ISO 3166 / 639 / 4217 / 15924 names translated into ``locale`` (the iso-codes project's
+    catalogues, shipped by pycountry), filtered like :func:`cldr_words`; () when there is no catalogue."""
+    import gettext
+
+    import pycountry
+
+    folder = Path(pycountry.__file__).parent / "locales" / locale / "LC_MESSAGES"
+    names = []
+    for mo in sorted(folder.glob("*.mo")) if folder.is_dir() else ():
+        with open(mo, "rb") as f:
+            names += [v for k, v in gettext.GNUTranslations(f)._catalog.items() if k and v != k]
+    return _main_script_words(_split_names(names), locale)
+
+
+def hunspell_files(code: str) -> list[Path]:
+    """Installed Debian hunspell dictionaries (``.dic``) of ``code``: ``xx.dic`` and ``xx_YY.dic``."""
+    prefix = HUNSPELL_CODES.get(code, code)
+    found = {p.resolve() for p in [*HUNSPELL_DIR.glob(f"{prefix}.dic"), *HUNSPELL_DIR.glob(f"{prefix}_*.dic")]}
+    return sorted(found)
+
+
+@functools.lru_cache(maxsize=None)
+def hunspell_words(code: str) -> tuple[str, ...]:
+    """Stems of the installed hunspell dictionaries of ``code`` (the part before ``/flags``, in the encoding the
+    ``.aff`` names), filtered like :func:`cldr_words`."""
+    words = set()
+    for dic in hunspell_files(code):
+        encoding = "utf-8"
+        aff = dic.with_suffix(".aff")
+        if aff.exists():
+            for line in aff.read_bytes().decode("latin-1").splitlines():
+                if line.startswith("SET "):
+                    encoding = line.split()[1].strip()
+                    break
+        lines = dic.read_bytes().decode(encoding, "replace").splitlines()[1:]  # first line: the entry count
+        words |= {w for line in lines if (w := line.split("/")[0].split("\t")[0].strip()) and _is_word(w)}
+    return _main_script_words(words, code)
 
 
 @functools.lru_cache(maxsize=None)
@@ -126,19 +204,19 @@ def cldr_words(locale: str) -> tuple[str, ...]:
         return ()
     names = [*loc.territories.values(), *loc.languages.values(), *loc.scripts.values(), *loc.currencies.values(),
              *loc.months["format"]["wide"].values(), *loc.days["format"]["wide"].values()]
-    words = set()
-    for name in names:
-        for w in name.replace("-", " ").split():
-            w = w.strip("().,;:'\"«»“”")
-            if len(w) >= 2 and not w.isupper() and all(unicodedata.category(c)[0] in "LM" for c in w):
-                words.add(w)
-    scripts = Counter(_script(c) for w in words for c in w if unicodedata.category(c)[0] == "L")
-    if not scripts:
-        return ()
-    main = scripts.most_common(1)[0][0]
-    # Latin-script locales keep many English spellings of names ("Aruba", "Mohawk"), which espeak reads as English
-    english = {w.lower() for w in cldr_words("en")} if main == "LATIN" and locale != "en" else set()
-    return tuple(sorted(w for w in words if _in_scripts(w, (main,)) and w.lower() not in english))
+    return _main_script_words(_split_names(names), locale)
+
+
+def offline_words(code: str, locale: str) -> tuple[tuple[str, ...], str]:
+    """(words, source) of an espeak-ng language outside :data:`LANGUAGES`: CLDR's words when there are at least
+    :data:`MIN_CLDR_WORDS` (source "cldr"), else CLDR + iso-codes + hunspell together (source naming the parts that
+    gave words, e.g. "cldr+hunspell")."""
+    cldr = cldr_words(locale) if locale else ()
+    if len(cldr) >= MIN_CLDR_WORDS:
+        return cldr, CLDR
+    parts = {CLDR: cldr, "iso-codes": iso_words(locale or code), "hunspell": hunspell_words(code)}
+    union = set().union(*parts.values())
+    return _main_script_words(union, locale or code), "+".join(k for k, v in parts.items() if v)
 
 
 def _script(ch: str) -> str:
@@ -147,10 +225,11 @@ def _script(ch: str) -> str:
 
 @functools.lru_cache(maxsize=1)
 def cldr_languages() -> dict[str, Language]:
-    """espeak-ng languages outside :data:`LANGUAGES` whose text comes from CLDR (:func:`cldr_words`), keyed by their
-    espeak code; with too few words they are left out (:func:`unavailable_languages` says why)."""
+    """espeak-ng languages outside :data:`LANGUAGES` whose text comes from CLDR and, for small ones, iso-codes and
+    hunspell (:func:`offline_words`), keyed by their manifest code; with too few words they are left out
+    (:func:`unavailable_languages` says why)."""
     return {code: lang for code, (lang, n) in _espeak_candidates().items()
-            if n >= MIN_CLDR_WORDS and code not in UNREADABLE}
+            if n >= MIN_OFFLINE_WORDS and code not in UNREADABLE}
 
 
 def unavailable_languages() -> dict[str, str]:
@@ -159,9 +238,13 @@ def unavailable_languages() -> dict[str, str]:
     for code, (lang, n) in _espeak_candidates().items():
         if code in UNREADABLE:
             out[code] = f"{lang.name}: {UNREADABLE[code]}"
-        elif n < MIN_CLDR_WORDS:
-            out[code] = (f"{lang.name}: only {n} offline words (CLDR {lang.source_code or 'has no locale'}), "
-                         f"fewer than {MIN_CLDR_WORDS}")
+        elif n < MIN_OFFLINE_WORDS:
+            package = HUNSPELL_PACKAGES.get(code)
+            hint = f"; 'apt-get install {package}' adds its hunspell words" if package and not hunspell_files(code) \
+                else ""
+            counts = (f"CLDR {len(cldr_words(lang.source_code)) if lang.source_code else 'has no locale'}, "
+                      f"iso-codes {len(iso_words(lang.source_code or code))}, hunspell {len(hunspell_words(code))}")
+            out[code] = f"{lang.name}: only {n} offline words ({counts}), fewer than {MIN_OFFLINE_WORDS}{hint}"
     return out
 
 
@@ -173,24 +256,74 @@ def _espeak_candidates() -> dict[str, tuple[Language, int]]:
         lines = run_espeak(["--voices"]).splitlines()[1:]
     except EspeakError:
         return {}
-    covered = set(LANGUAGES) | set(ALIASES) | {l.voice.split("-")[0] for l in LANGUAGES.values()}
+    covered = set(LANGUAGES) | set(ALIASES) | {l.voice.split("-")[0] for l in LANGUAGES.values()} | set(VARIETIES)
     out = {}
     for line in lines:
         parts = line.split()
-        if len(parts) < 4 or "-" in parts[1] or parts[1] in covered or parts[1] in out:
+        if len(parts) < 4:
+            continue
+        voice, name = parts[1], parts[3].replace("_", " ").strip()
+        code = voice.split("-")[0]  # "chr-US-Qaaa-x-west" is espeak's only Cherokee voice: manifest code chr
+        if voice in covered or code in covered or code in out:
             continue  # regional variants (en-gb, fr-be) of covered languages, or a language already listed
-        code, name = parts[1], parts[3].replace("_", " ")
         locale = CLDR_LOCALES.get(code, code)
-        words = cldr_words(locale)
+        words, source = offline_words(code, locale if cldr_words(locale) else "")
         scripts = tuple(sorted({_script(c) for w in words[:50] for c in w})) if words else ()
-        out[code] = (Language(code, name, code, CLDR, locale if words else "", scripts), len(words))
+        out[code] = (Language(code, name, voice, source or CLDR, locale if cldr_words(locale) else "", scripts),
+                     len(words))
+    return out
+
+
+# Regional varieties espeak-ng speaks with their own voice and rules (accents, for accent and dialect studies):
+# the text of the base language, the variety's pronunciation. code -> (base language code, espeak voice, name).
+VARIETIES: dict[str, tuple[str, str, str]] = {
+    "en-gb": ("en", "en-gb", "English (Great Britain)"),
+    "en-gb-scotland": ("en", "en-gb-scotland", "English (Scotland)"),
+    "en-gb-x-rp": ("en", "en-gb-x-rp", "English (Received Pronunciation)"),
+    "en-gb-x-gbclan": ("en", "en-gb-x-gbclan", "English (Lancaster)"),
+    "en-gb-x-gbcwmd": ("en", "en-gb-x-gbcwmd", "English (West Midlands)"),
+    "en-029": ("en", "en-029", "English (Caribbean)"),
+    "en-us-nyc": ("en", "en-us-nyc", "English (New York City)"),
+    "es-419": ("es", "es-419", "Spanish (Latin America)"),
+    "fr-be": ("fr", "fr-be", "French (Belgium)"),
+    "fr-ch": ("fr", "fr-ch", "French (Switzerland)"),
+    "pt-br": ("pt", "pt-br", "Portuguese (Brazil)"),
+    "ru-lv": ("ru", "ru-lv", "Russian (Latvia)"),
+}
+
+
+@functools.lru_cache(maxsize=1)
+def variety_languages() -> dict[str, Language]:
+    """:data:`VARIETIES` whose espeak-ng voice is installed, as languages with their base language's text."""
+    from polyvox.data.espeak import EspeakError, run_espeak
+
+    try:
+        installed = {line.split()[1] for line in run_espeak(["--voices"]).splitlines()[1:] if len(line.split()) > 1}
+    except EspeakError:
+        return {}
+    out = {}
+    for code, (base, voice, name) in VARIETIES.items():
+        if voice in installed:
+            b = LANGUAGES[base]
+            out[code] = Language(code, name, voice, b.source, b.source_code, b.scripts)
     return out
 
 
 def languages() -> dict[str, Language]:
-    """Every language a corpus can be built for: the curated :data:`LANGUAGES` (wordfreq, num2words), then the
-    espeak-ng languages whose text comes from CLDR."""
-    return {**LANGUAGES, **cldr_languages()}
+    """Every language a corpus can be built for: the curated :data:`LANGUAGES` (wordfreq, num2words), the
+    espeak-ng languages whose text comes from CLDR / iso-codes / hunspell, then regional varieties
+    (:data:`VARIETIES`)."""
+    return {**LANGUAGES, **cldr_languages(), **variety_languages()}
+
+
+def language_name(code: str) -> str:
+    """English name of an ISO code by CLDR ("tl" -> "Tagalog"), or the code itself."""
+    from babel import Locale, UnknownLocaleError
+
+    try:
+        return Locale("en").languages.get(Locale.parse(code).language, code)
+    except (UnknownLocaleError, ValueError, TypeError):
+        return code
 
 
 def resolve_language(code: str) -> Language:
@@ -204,15 +337,19 @@ def resolve_language(code: str) -> Language:
     why = unavailable_languages().get(key)
     if why:
         raise ValueError(f"language {code!r} cannot be used for a corpus: {why}")
+    name = language_name(key)
+    known = f" ({name}): espeak-ng has no voice for it" if name != key else ""
     raise ValueError(
-        f"unknown language code {code!r}; run 'polyvox synth --list-langs' to see the "
+        f"unknown language code {code!r}{known}; run 'polyvox synth --list-langs' to see the "
         f"{len(available)} supported codes (or pass --langs all)"
     )
 
 
 def language(code: str) -> Language:
     """The :class:`Language` stored under manifest code ``code`` (curated or CLDR)."""
-    return LANGUAGES[code] if code in LANGUAGES else cldr_languages()[code]
+    if code in LANGUAGES:
+        return LANGUAGES[code]
+    return cldr_languages()[code] if code in cldr_languages() else variety_languages()[code]
 
 
 def _in_scripts(word: str, scripts: tuple[str, ...]) -> bool:
@@ -231,14 +368,14 @@ def word_pool(code: str, top_n: int = TOP_N) -> tuple[str, ...]:
     in the language's script, at least 2 characters long, and (for Latin-script languages other
     than English) not more frequent in English than in the language (drops "the", "of", "ok")."""
     lang = language(code)
-    if lang.source == CLDR:
-        return cldr_words(lang.source_code)
+    if lang.source not in ("wordfreq", "num2words"):
+        return offline_words(code, lang.source_code)[0]
     import wordfreq
 
-    check_english = "LATIN" in lang.scripts and code != "en"
+    check_english = "LATIN" in lang.scripts and lang.source_code != "en"
     out = []
     for w in wordfreq.top_n_list(lang.source_code, top_n):
-        if lang.code == "el" and w.endswith("σ"):
+        if lang.source_code == "el" and w.endswith("σ"):
             w = w[:-1] + "ς"  # wordfreq folds final sigma; restore the spelling espeak expects
         if len(w) < 2 or not _in_scripts(w, lang.scripts):
             continue

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from polyvox.data.augment import AugmentConfig
 from polyvox.speech.asr.decoding import DecodeConfig
 from polyvox.speech.asr.model import ModelConfig
 from polyvox.train.config import ConfigError, TrainConfig
@@ -54,6 +55,7 @@ class DataConfig:
     vocab_min_count: int = 1
     on_error: Literal["skip", "raise"] = "skip"  # a bad clip: skip it and list it in RUN/skipped.jsonl, or stop
     speed_perturb: list[float] = field(default_factory=list)  # e.g. [0.9, 1.0, 1.1]: one factor per training batch
+    augment: AugmentConfig = field(default_factory=AugmentConfig)  # per-utterance noise, reverb, EQ, VTLP... (off)
 
     def __post_init__(self):
         from polyvox.data.augment import check_speed_factors

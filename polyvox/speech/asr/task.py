@@ -16,6 +16,7 @@ from typing import Sequence
 
 import torch
 
+from polyvox.data.augment import Augmenter
 from polyvox.data.dataset import AudioDataset, read_skip_report
 from polyvox.data.manifest import Utterance, filter_manifest, read_manifests, take_minutes, take_per_language
 from polyvox.data.paths import CORPUS_ROOT
@@ -161,7 +162,8 @@ def vocab_and_model(cfg: AsrConfig, train_utts: Sequence[Utterance]):
 def train_loader(cfg: AsrConfig, train_utts: Sequence[Utterance], vocab: Vocab, report: Path):
     """Training batches: duration buckets of ``data.max_batch_seconds`` padded audio, languages sampled with
     temperature ``data.alpha``; each batch holds wavs (B, S), wav_lens (B,), targets (B, L), target_lens (B,)."""
-    dataset = AudioDataset(train_utts, on_error=cfg.data.on_error, report_path=report)
+    augment = Augmenter(cfg.data.augment, seed=cfg.train.seed) if cfg.data.augment.enabled else None
+    dataset = AudioDataset(train_utts, on_error=cfg.data.on_error, report_path=report, augment=augment)
     langs = [u.language for u in train_utts]
     weights = language_balanced_weights(langs, cfg.data.alpha) if len(set(langs)) > 1 else None
     sampler = DurationBucketSampler(dataset.durations, cfg.data.max_batch_seconds, seed=cfg.train.seed,

@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-
-from polyvox.train.config import TrainConfig
+from polyvox.data.augment import AugmentConfig
 from polyvox.speech.classify.model import ClassifierConfig
+from polyvox.train.config import TrainConfig
 
 SYNTH_LABEL_KEYS = {"emotion": "emotion", "abuse": "label"}
 # finetune: the source head fine-tuned; fomaml / maml: meta-trained head + inner-loop SGD (classic);
@@ -60,6 +60,7 @@ class DataConfig:
     min_duration: float = 0.2
     max_duration: float = 20.0
     num_workers: int = 0
+    augment: AugmentConfig = field(default_factory=AugmentConfig)  # per-utterance noise, reverb, EQ, VTLP... (off)
 
 
 @dataclass

@@ -101,10 +101,12 @@ def collate_with_labels(items, *, key: str, vocab: Sequence[str]) -> dict:
 
 def train_loader(utts, data: DataConfig, vocab, *, seed: int = 0, weights=None, report=None):
     """Training batches: duration buckets, shuffled by the seed (optionally weighted), labels collated."""
+    from polyvox.data.augment import Augmenter
     from polyvox.data.dataset import AudioDataset
     from polyvox.data.sampler import DurationBucketSampler
 
-    ds = AudioDataset(utts, on_error="skip", report_path=report)
+    augment = Augmenter(data.augment, seed=seed) if data.augment.enabled else None
+    ds = AudioDataset(utts, on_error="skip", report_path=report, augment=augment)
     sampler = DurationBucketSampler(ds.durations, data.max_batch_seconds, shuffle=True, seed=seed, weights=weights)
     return torch.utils.data.DataLoader(ds, batch_sampler=sampler, num_workers=data.num_workers,
                                        collate_fn=partial(collate_with_labels, key=data.label_key, vocab=vocab))

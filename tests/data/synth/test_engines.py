@@ -55,3 +55,25 @@ def test_missing_engine_is_reported_and_left_out(tmp_path, monkeypatch, capsys):
     assert "flite: flite-not-installed not found on PATH; install it with 'apt-get install flite'" in capsys.readouterr().err
     rows = [u for p in paths.values() for u in read_manifest(p)]
     assert len(rows) == 3 and all("engine" not in u.custom for u in rows)
+
+
+@needs_engines
+def test_festival_voices_of_other_languages_read_their_own_script(tmp_path):
+    """Each language folder gets the text encoding its front end reads: with the wrong one festival spells the bytes
+    out (Czech in UTF-8 took 18 s for a 3 s sentence), so speech per character of text stays short."""
+    langs = [c for c in ("cs", "fi", "ru", "hi", "ca", "it") if engines.voices("festival", c)]
+    if len(langs) < 2:
+        pytest.skip("festvox voices of other languages not installed (make system-deps installs them)")
+    assert engines.festival_encoding("czech_dita") == "iso-8859-2" or "cs" not in langs
+    assert all("." not in v for c in langs for v in engines.voices("festival", c))  # no "suopuhe.common"
+    paths = synthesize_corpus(tmp_path, langs, 3, seed=0, speakers=3, workers=2, heldout_engines=["festival"],
+                              heldout_utts_per_lang=2)
+    heldout = read_manifest(paths["heldout"])
+    assert {u.language for u in heldout} == set(langs)
+    for u in heldout:
+        assert u.duration / len(u.text) < 0.2, (u.language, u.custom["voice"], u.text, u.duration)
+
+
+def test_missing_festival_voice_names_its_debian_package():
+    assert "apt-get install festvox-czech-dita" in engines.install_hint("festival", "cs")
+    assert engines.install_hint("festival", "xx") == "" and engines.install_hint("flite", "cs") == ""

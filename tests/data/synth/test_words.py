@@ -1,5 +1,6 @@
-"""Every espeak-ng language with an offline text source: CLDR names through Babel for those wordfreq lacks, with
-the languages it cannot serve named and explained."""
+"""Every espeak-ng language with an offline text source: CLDR names through Babel for those wordfreq lacks, the
+iso-codes names and hunspell dictionaries for small ones, regional varieties, with the languages it cannot serve
+named and explained."""
 
 import shutil
 import unicodedata
@@ -37,17 +38,55 @@ def test_languages_beyond_the_curated_table():
         words.resolve_language("vi")
     with pytest.raises(ValueError, match=r"'jbo' cannot be used for a corpus: Lojban: only \d+ offline words"):
         words.resolve_language("jbo")
-    with pytest.raises(ValueError, match="unknown language code 'tl'"):
+    with pytest.raises(ValueError, match=r"unknown language code 'tl' \(Filipino\): espeak-ng has no voice for it"):
         words.resolve_language("tl")
+    with pytest.raises(ValueError, match="unknown language code 'qqq'; run"):
+        words.resolve_language("qqq")
+
+
+@needs_espeak
+def test_small_languages_pool_cldr_iso_codes_and_hunspell():
+    langs = words.languages()
+    assert langs["ht"].source == "cldr+iso-codes" and len(words.word_pool("ht")) >= words.MIN_OFFLINE_WORDS
+    assert set(words.iso_words("ht")) - set(words.cldr_words("ht"))  # iso-codes adds words CLDR lacks
+    assert langs["kl"].source == "cldr"  # under MIN_CLDR_WORDS, nothing else to add, still >= MIN_OFFLINE_WORDS
+    assert words.offline_words("sw", "sw") == (words.cldr_words("sw"), "cldr")  # enough CLDR: pool unchanged
+    if words.hunspell_files("gn"):  # hunspell-gug (the Makefile installs it)
+        assert "hunspell" in langs["gn"].source and len(words.word_pool("gn")) > 1000
+    else:
+        assert "apt-get install hunspell-gug" in words.unavailable_languages()["gn"]
+    why = words.unavailable_languages()["haw"]
+    assert "Hawaiian: only" in why and "iso-codes" in why and f"fewer than {words.MIN_OFFLINE_WORDS}" in why
+
+
+def test_hunspell_stems_are_read_in_the_dictionarys_encoding(tmp_path, monkeypatch):
+    monkeypatch.setattr(words, "HUNSPELL_DIR", tmp_path)
+    (tmp_path / "xx_YY.aff").write_bytes(b"SET ISO8859-1\nTRY abc\n")
+    (tmp_path / "xx_YY.dic").write_bytes("4\ncaf\u00e9/S\nna\u00efve\tpo:adj\nNATO\nx\n".encode("latin-1"))
+    words.hunspell_words.cache_clear()
+    assert words.hunspell_words("xx") == ("café", "naïve")  # flags and fields cut; acronyms, 1-letter words dropped
+    words.hunspell_words.cache_clear()
+
+
+@needs_espeak
+def test_regional_varieties_speak_the_base_languages_text():
+    langs = words.languages()
+    assert len(langs) >= 100
+    gb, pt_br = langs["en-gb"], langs["pt-br"]
+    assert (gb.voice, gb.source, gb.source_code) == ("en-gb", "wordfreq", "en")
+    assert words.word_pool("en-gb") == words.word_pool("en")  # English's own words, not filtered as "English"
+    assert words.word_pool("pt-br") == words.word_pool("pt") and pt_br.name == "Portuguese (Brazil)"
+    assert words.make_text("en-gb", 0, 3) != words.make_text("en", 0, 3)  # own text slots per language code
 
 
 @needs_espeak
 def test_a_corpus_of_cldr_languages_has_clean_ipa(tmp_path):
     from polyvox.data.synth.corpus import synthesize_corpus
 
-    paths = synthesize_corpus(tmp_path, ["sw", "ka", "am", "tk", "ml"], 3, seed=0, speakers=3, workers=2)
+    langs = ["sw", "ka", "am", "tk", "ml", "ht", "io", "pap", "en-gb-scotland", "pt-br"]
+    paths = synthesize_corpus(tmp_path, langs, 3, seed=0, speakers=3, workers=2)
     rows = [u for p in paths.values() for u in read_manifest(p)]
-    assert {u.language for u in rows} == {"sw", "ka", "am", "tk", "ml"} and len(rows) == 15
+    assert {u.language for u in rows} == set(langs) and len(rows) == 3 * len(langs)
     for u in rows:
-        assert u.custom["source"] == "cldr" and u.text
+        assert u.custom["source"] == words.language(u.language).source and u.text
         assert all(is_ipa_segment(s) for s in u.phoneme_list(keep_word_boundary=False)), (u.id, u.phonemes)
