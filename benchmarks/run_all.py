@@ -28,6 +28,8 @@ SMALL: dict[str, list[str]] = {
     "synth_throughput.py": ["--langs", "en,es", "--utts-per-lang", "10", "--out", f"{OUT}/synth_throughput.md"],
     "bench_loop.py": ["--tiny", "--threads", "1", "--utts-per-lang", "10", "--steps", "4", "--warmup", "1", "--repeats", "1",
                       "--fixed-steps", "20", "--work", f"{OUT}/loop", "--out", f"{OUT}/bench_loop.md"],
+    "augment_cost.py": ["--config", "recipes/asr_ctc/configs/augment.yaml", "--steps", "3", "--warmup", "1",
+                        "--repeats", "1", "--out", f"{OUT}/augment_cost.md"],
 }  # fmt: skip
 
 

@@ -27,6 +27,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import sys
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -37,8 +38,9 @@ from polyvox.data.audio import DEFAULT_SAMPLE_RATE, load_audio, save_audio
 from polyvox.data.ipa import clean_ipa, invalid_segments, language_switches
 from polyvox.data.manifest import Utterance, read_manifest, split_manifest, write_manifest
 from polyvox.data.espeak import espeak_binary, run_espeak
-from polyvox.data.synth.corpus import SPLITS, Speaker, SynthError, make_speakers, parse_langs
-from polyvox.data.synth.words import LANGUAGES, MAX_WORDS, MIN_WORDS, make_text, word_pool
+from polyvox.data.synth import engines as synth_engines
+from polyvox.data.synth.corpus import SPLITS, Speaker, SynthError, engine_speakers, make_speakers, parse_langs
+from polyvox.data.synth.words import LANGUAGES, MAX_WORDS, MIN_WORDS, language, make_text, word_pool
 
 MAX_ATTEMPTS = 12
 STAMP = "synth_task.json"
@@ -126,8 +128,18 @@ def espeak_ssml_command(job: TaskJob, wav: Path, text: str) -> list[str]:
 
 
 def _custom(job: TaskJob, key: str) -> dict:
+    if job.speaker.engine != "espeak":  # the voice's own prosody: no espeak controls
+        return {key: job.label, "synthetic": True, "voice": job.voice, "engine": job.speaker.engine}
     return {key: job.label, "synthetic": True, "voice": job.voice, "pitch": job.pitch, "rate": job.rate,
             "amplitude": job.amplitude, "range": job.range}  # fmt: skip
+
+
+def _speak_raw(job: TaskJob, text: str, wav: Path) -> str:
+    """Speak ``text`` into ``wav``; espeak-ng's raw IPA of it (for other engines espeak-ng is the G2P)."""
+    if job.speaker.engine == "espeak":
+        return run_espeak(espeak_ssml_command(job, wav, text))
+    synth_engines.speak(job.speaker.engine, job.voice, text, wav)
+    return run_espeak(["-q", "--ipa", "--sep=_", "-v", language(job.language).voice, "--", text])
 
 
 def speak(job: TaskJob, key: str) -> Utterance:
@@ -137,7 +149,7 @@ def speak(job: TaskJob, key: str) -> Utterance:
     problems = []
     for attempt in range(MAX_ATTEMPTS):
         text = job.text(attempt)
-        raw = run_espeak(espeak_ssml_command(job, tmp, text))
+        raw = _speak_raw(job, text, tmp)
         switches, bad = language_switches(raw), invalid_segments(raw)
         if switches or bad:
             problems.append(f"{text!r}: " + (f"switched to {switches}" if switches else f"non-IPA {bad}"))
@@ -256,6 +268,7 @@ def synthesize_abuse_corpus(
     jitter: float = 1.0,
     workers: int | None = None,
     splits: Mapping[str, float] = SPLITS,
+    engines: Sequence[str] = ("espeak",),
 ) -> dict[str, Path]:
     """SYNTHETIC keyword "abuse" corpus; returns {"train"|"dev"|"test": manifest path}.
 
@@ -263,8 +276,16 @@ def synthesize_abuse_corpus(
     :func:`flagged_words`, stored in ``custom["flagged_word"]``) or "clean". About
     ``positive_fraction`` of each language is abusive. Speakers use their own voice with
     neutral-style jitter, identical for both classes, so only the words differ. ``splits`` as
-    in :func:`synthesize_emotion_corpus`.
+    in :func:`synthesize_emotion_corpus`. ``engines`` adds the voices of other synthesizers
+    (:mod:`polyvox.data.synth.engines`) as more speakers of the languages they speak, in their own prosody; the
+    split stays speaker-disjoint.
     """
+    synth_engines.check_engines(engines)
+    if "espeak" not in engines:
+        raise ValueError(f"engines {list(engines)}: the abuse corpus needs espeak (every language) plus others")
+    for engine in engines:
+        if engine != "espeak" and (why := synth_engines.missing(engine)):
+            print(f"polyvox synth: {why}; its voices are left out", file=sys.stderr)
     out_dir = Path(out_dir)
     codes = parse_langs(list(langs) if not isinstance(langs, str) else langs)
     _check(codes, utts_per_lang, speakers, splits)
@@ -273,9 +294,9 @@ def synthesize_abuse_corpus(
     jobs = []
     for code in codes:
         flagged = flagged_words(code, flagged_per_lang, seed)
-        spks = make_speakers(code, speakers, seed)
+        spks = make_speakers(code, speakers, seed) + engine_speakers(code, engines)
         for i in range(utts_per_lang):
-            spk = spks[i % speakers]
+            spk = spks[i % len(spks)]
             rng = random.Random(f"abuse:{seed}:{code}:{i}")
             positive = rng.random() < positive_fraction
             pitch = int(round(min(99, max(0, spk.pitch + jitter * rng.uniform(-4, 4)))))
@@ -289,6 +310,8 @@ def synthesize_abuse_corpus(
     params = {"task": "abuse", "langs": codes, "utts_per_lang": utts_per_lang, "seed": seed,
               "speakers": speakers, "jitter": jitter, "positive_fraction": positive_fraction,
               "flagged_per_lang": flagged_per_lang}  # fmt: skip
+    if list(engines) != ["espeak"]:  # espeak-only stamps stay as they were, so existing corpora are reused
+        params["engines"] = list(engines)
     paths = _run(out_dir, params, jobs, "label", workers, splits)
     _add_flagged_word(paths, {c: flagged_words(c, flagged_per_lang, seed) for c in codes})
     return paths

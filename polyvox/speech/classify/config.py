@@ -31,6 +31,7 @@ class SynthConfig:
     # Speaker shares of train/dev/test in each language (speaker-disjoint).
     splits: dict[str, float] = field(default_factory=lambda: {"train": 0.8, "dev": 0.1, "test": 0.1})
     jitter: float = 1.0
+    engines: list[str] = field(default_factory=lambda: ["espeak"])  # abuse task: + flite, festival voices
     seed: int = 0
     dir: str = ""  # default: work/synth_<task>/<hash of the spec>
 

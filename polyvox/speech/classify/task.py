@@ -30,7 +30,10 @@ def synth_dir(s: SynthConfig) -> Path:
     """Where a synthetic corpus spec lives: ``s.dir`` or work/synth_<task>/<hash of the spec>."""
     if s.dir:
         return Path(s.dir)
-    spec = json.dumps({k: v for k, v in asdict(s).items() if k != "dir"}, sort_keys=True)
+    fields = {k: v for k, v in asdict(s).items() if k != "dir"}
+    if fields["engines"] == ["espeak"]:
+        del fields["engines"]  # the default keeps the folders of corpora built before engines existed
+    spec = json.dumps(fields, sort_keys=True)
     return Path(f"work/synth_{s.task}") / hashlib.sha1(spec.encode()).hexdigest()[:10]
 
 
@@ -46,10 +49,15 @@ def synthesize(s: SynthConfig, label_key: str, out_dir: Path | None = None, lang
     langs = list(langs or s.langs)
     n, spk = utts_per_lang or s.utts_per_lang, speakers or s.speakers
     if s.task == "emotion":
+        if list(s.engines) != ["espeak"]:
+            raise ConfigError(f"data.synth.engines={s.engines}: the synthetic emotion classes are espeak-ng prosody "
+                              f"styles that other engines cannot render; use engines with the abuse task, and "
+                              f"data.augment for acoustic variety")
         return synthesize_emotion_corpus(out, langs, n, s.emotions, seed=s.seed, speakers=spk, jitter=s.jitter,
                                          splits=s.splits)
     return synthesize_abuse_corpus(out, langs, n, positive_fraction=s.positive_fraction, splits=s.splits,
-                                   flagged_per_lang=s.flagged_per_lang, seed=s.seed, speakers=spk, jitter=s.jitter)
+                                   flagged_per_lang=s.flagged_per_lang, seed=s.seed, speakers=spk, jitter=s.jitter,
+                                   engines=s.engines)
 
 
 def uses_synth(data: DataConfig) -> bool:

@@ -86,3 +86,29 @@ def test_abuse_corpus(tmp_path):
         has = bool(set(u.text.split()) & flagged)
         assert has == (u.custom["label"] == ABUSIVE)
         assert (u.custom["flagged_word"] != "") == has
+
+
+@pytest.mark.skipif(not __import__("shutil").which("flite"), reason="flite not installed (make system-deps)")
+def test_abuse_corpus_with_other_engines(tmp_path):
+    paths = synthesize_abuse_corpus(tmp_path, ["en", "hi"], utts_per_lang=14, speakers=3, workers=2,
+                                    engines=["espeak", "flite"])
+    utts = [u for p in _all(paths).values() for u in p]
+    flite = [u for u in utts if u.custom.get("engine") == "flite"]
+    assert flite and {u.language for u in flite} == {"en"}  # flite speaks English only; Hindi stays espeak
+    assert {u.speaker for u in flite} <= {f"en-flite-{v}" for v in ("awb", "kal16", "rms", "slt")}
+    for u in flite:  # the label is still the words: a flagged word exactly in the abusive rows
+        has = bool(set(u.text.split()) & set(flagged_words("en", 20, 0)))
+        assert has == (u.custom["label"] == ABUSIVE) and u.phonemes
+    by_split = {name: {u.speaker for u in rows} for name, rows in _all(paths).items()}
+    assert not by_split["train"] & by_split["test"]  # still speaker-disjoint
+    with pytest.raises(ValueError, match="needs espeak"):
+        synthesize_abuse_corpus(tmp_path / "x", ["en"], 6, speakers=3, engines=["flite"])
+
+
+def test_emotion_task_refuses_other_engines():
+    from polyvox.speech.classify.config import SynthConfig
+    from polyvox.speech.classify.task import synthesize
+    from polyvox.train.config import ConfigError
+
+    with pytest.raises(ConfigError, match="espeak-ng prosody styles"):
+        synthesize(SynthConfig(task="emotion", engines=["espeak", "flite"]), "emotion")
