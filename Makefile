@@ -42,7 +42,7 @@ lock:
 	$(PYTHON) -m venv .venv-lock
 	.venv-lock/bin/pip install -q "uv==0.13.9"
 	.venv-lock/bin/uv pip compile pyproject.toml $(foreach e,$(subst $(comma), ,$(EXTRAS)),--extra $(e)) \
-	  --python-version 3.11 --python-platform x86_64-manylinux_2_28 $(LOCK_UPGRADE) \
+	  --python-version 3.11 --python-platform x86_64-manylinux_2_28 $(LOCK_UPGRADE) --override lock-overrides.txt \
 	  --custom-compile-command "make lock" -o $(LOCK)
 
 doctor: setup

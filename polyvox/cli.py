@@ -23,6 +23,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "export": ("polyvox.speech.asr.cli", "export an ASR run as a Hugging Face model directory"),
     "classify": ("polyvox.speech.classify.cli", "label audio files with a trained emotion / abuse classifier"),
     "phonemes": ("polyvox.speech.phones.cli", "transcribe audio into IPA for any espeak-ng language"),
+    "tts": ("polyvox.speech.tts.cli", "speak text in a language, in the voice of a reference clip (a trained TTS run)"),
     "recipes": ("polyvox.train.recipes", "list the shipped recipes and their configs, or copy one to edit (cp)"),
     "doctor": ("polyvox.doctor", "check the install (torch pair, espeak-ng, decoders, GPU, demo extras) with fixes"),
 }

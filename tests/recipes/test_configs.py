@@ -14,8 +14,10 @@ from polyvox.train.recipes import find_recipe
 ROOT = Path(__file__).resolve().parents[2]
 CONFIGS = sorted((ROOT / "recipes").glob("*/configs/*.yaml"))
 # the script a config runs -> the dataclass its main() loads it into
+from polyvox.speech.tts.config import TtsConfig  # noqa: E402
+
 CONFIG_CLASS = {"asr_ctc": AsrConfig, "phoneme_recognition": PhonemeConfig,
-                "utterance_classification": ClassificationConfig}
+                "utterance_classification": ClassificationConfig, "tts": TtsConfig}
 
 
 def test_every_recipe_script_is_covered():

@@ -134,13 +134,30 @@ def _custom(job: Job) -> dict:
     return custom
 
 
+def g2p_raw(text: str, code: str) -> str:
+    """espeak-ng's raw ``--ipa --sep=_`` of ``text`` in corpus language ``code`` (espeak as the G2P of speech another
+    engine made, or of a TTS input), to be cleaned by :func:`polyvox.data.ipa.clean_ipa`."""
+    return run_espeak(["-q", "--ipa", "--sep=_", "-v", language(code).voice, "--", text])
+
+
+def corpus_phonemes(text: str, code: str) -> str:
+    """``text`` in corpus language ``code`` -> the manifest's phoneme string ("h ə l oʊ | w ɜː l d"), exactly as the
+    corpus writes it; ValueError when espeak-ng switched language or printed a non-IPA symbol for it."""
+    raw = g2p_raw(text, code)
+    if switches := language_switches(raw):
+        raise ValueError(f"espeak-ng read part of {text!r} as another language ({switches}) in {code}")
+    if bad := invalid_segments(raw):
+        raise ValueError(f"espeak-ng printed symbols without an IPA spelling for {text!r} in {code}: {bad}")
+    return clean_ipa(raw)
+
+
 def speak_and_phonemize(job: Job, text: str, wav: Path) -> str:
     """Speak ``text`` into ``wav`` with the job's engine; espeak-ng's raw ``--ipa --sep=_`` of exactly that text
     (espeak's own speech prints it while speaking; for other engines espeak-ng is the G2P of the same text)."""
     if job.speaker.engine == "espeak":
         return run_espeak(espeak_command(job.speaker, wav, text))
     synth_engines.speak(job.speaker.engine, job.speaker.voice, text, wav)
-    return run_espeak(["-q", "--ipa", "--sep=_", "-v", language(job.language).voice, "--", text])
+    return g2p_raw(text, job.language)
 
 
 def synthesize_one(job: Job) -> Utterance:

@@ -39,8 +39,9 @@ from polyvox.data.ipa import clean_ipa, invalid_segments, language_switches
 from polyvox.data.manifest import Utterance, read_manifest, split_manifest, write_manifest
 from polyvox.data.espeak import espeak_binary, run_espeak
 from polyvox.data.synth import engines as synth_engines
-from polyvox.data.synth.corpus import SPLITS, Speaker, SynthError, engine_speakers, make_speakers, parse_langs
-from polyvox.data.synth.words import LANGUAGES, MAX_WORDS, MIN_WORDS, language, make_text, word_pool
+from polyvox.data.synth.corpus import (SPLITS, Speaker, SynthError, engine_speakers, g2p_raw, make_speakers,
+                                       parse_langs)
+from polyvox.data.synth.words import LANGUAGES, MAX_WORDS, MIN_WORDS, make_text, word_pool
 
 MAX_ATTEMPTS = 12
 STAMP = "synth_task.json"
@@ -139,7 +140,7 @@ def _speak_raw(job: TaskJob, text: str, wav: Path) -> str:
     if job.speaker.engine == "espeak":
         return run_espeak(espeak_ssml_command(job, wav, text))
     synth_engines.speak(job.speaker.engine, job.voice, text, wav)
-    return run_espeak(["-q", "--ipa", "--sep=_", "-v", language(job.language).voice, "--", text])
+    return g2p_raw(text, job.language)
 
 
 def speak(job: TaskJob, key: str) -> Utterance:

@@ -6,33 +6,10 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from polyvox.data.augment import AugmentConfig
+from polyvox.data.synth.spec import CorpusConfig
 from polyvox.speech.asr.decoding import DecodeConfig
 from polyvox.speech.asr.model import ModelConfig
 from polyvox.train.config import ConfigError, TrainConfig
-
-
-@dataclass
-class CorpusConfig:
-    """The built-in espeak-ng corpus (used when data.train_manifests is empty)."""
-
-    langs: list[str] = field(default_factory=lambda: ["en", "es", "de"])
-    utts_per_lang: int = 200
-    seed: int = 0
-    speakers: int = 4
-    words: list[int] = field(default_factory=lambda: [2, 6])  # [min, max] words per utterance; [2, 24] ~ read speech
-    engines: list[str] = field(default_factory=lambda: ["espeak"])  # + flite, festival: voices espeak never made
-    heldout_engines: list[str] = field(default_factory=list)  # engines never trained on: a held-out test set
-    heldout_utts_per_lang: int = 40
-    dir: str = ""  # default: work/corpus/<hash of the spec>
-
-    def __post_init__(self):
-        from polyvox.data.synth.words import check_words
-
-        try:
-            self.words = list(check_words(self.words))
-        except ValueError:
-            raise ConfigError(f"corpus.words: expected [min, max] with 1 <= min <= max (e.g. [2, 24]), "
-                              f"got {self.words!r}") from None
 
 
 @dataclass

@@ -5,7 +5,6 @@ after it. The loss step lives in the recipe (``recipes/asr_ctc/train.py``)."""
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import math
 import os
@@ -19,30 +18,16 @@ import torch
 from polyvox.data.augment import Augmenter
 from polyvox.data.dataset import AudioDataset, read_skip_report
 from polyvox.data.manifest import Utterance, filter_manifest, read_manifests, take_minutes, take_per_language
-from polyvox.data.paths import CORPUS_ROOT
 from polyvox.data.sampler import DurationBucketSampler, language_balanced_weights
 from polyvox.eval.error_rates import METRICS, results_table
 from polyvox.eval.plots import plot_per_language
-from polyvox.speech.asr.config import AsrConfig, CorpusConfig, DataConfig
+from polyvox.data.synth.spec import corpus_dir, synthesize_builtin  # noqa: F401 (re-exported)
+from polyvox.speech.asr.config import AsrConfig, CorpusConfig, DataConfig  # noqa: F401 (CorpusConfig re-exported)
 from polyvox.speech.asr.decoding import build_ngram_lm, lm_sentences
 from polyvox.speech.asr.model import build_model, resize_output
 from polyvox.speech.asr.run import LM_FILE, MODEL_FILE, AsrRun, evaluate_utterances, load_run
 from polyvox.speech.asr.vocab import Vocab, utterance_tokens, vocab_from_utterances
 from polyvox.speech.ctc import pad_targets
-
-
-def corpus_dir(c: CorpusConfig) -> Path:
-    """Where a built-in corpus spec lives: ``c.dir`` or work/corpus/<langs>-<n>-<hash>."""
-    if c.dir:
-        return Path(c.dir)
-    spec = [sorted(c.langs), c.utts_per_lang, c.seed, c.speakers]
-    if list(c.words) != [2, 6]:  # only then, so folders of default corpora keep their names
-        spec.append(list(c.words))
-    if list(c.engines) != ["espeak"] or c.heldout_engines:
-        spec.append([list(c.engines), list(c.heldout_engines), c.heldout_utts_per_lang])
-    key = json.dumps(spec)
-    tag = hashlib.sha1(key.encode()).hexdigest()[:8]
-    return CORPUS_ROOT / f"{len(c.langs)}langs-{c.utts_per_lang}-{tag}"
 
 
 def manifest_paths(d: DataConfig) -> dict[str, list[Path]]:
@@ -57,16 +42,6 @@ def manifest_paths(d: DataConfig) -> dict[str, list[Path]]:
     out = {s: [paths[s]] for s in ("train", "dev", "test")}
     out["heldout"] = ([paths["heldout"]] if "heldout" in paths else []) + [Path(p) for p in d.heldout_manifests]
     return out
-
-
-def synthesize_builtin(c: CorpusConfig) -> dict[str, Path]:
-    """Build (or reuse) the built-in corpus ``c`` describes, in :func:`corpus_dir`;
-    returns {"train"|"dev"|"test": manifest path}."""
-    from polyvox.data.synth.corpus import synthesize_corpus
-
-    return synthesize_corpus(corpus_dir(c), c.langs, c.utts_per_lang, seed=c.seed, speakers=c.speakers,
-                             words=tuple(c.words), engines=c.engines, heldout_engines=c.heldout_engines,
-                             heldout_utts_per_lang=c.heldout_utts_per_lang)
 
 
 def load_splits(d: DataConfig, seed: int = 0) -> dict[str, list[Utterance]]:

@@ -1,0 +1,286 @@
+"""The TTS task, training side: splits, vocabulary and model, batches (tokens, durations, target mels, a reference
+clip of the same speaker), the loss, and the dev evaluation.
+
+A batch (:func:`collate`)::
+
+    tokens      (B, N) long, 0 = padding      token_lens (B,)
+    languages   (B,) long                     durations  (B, N) long, decoder frames per token
+    mels        (B, T * reduction, n_mels)    mel_lens   (B,) valid mel frames
+    ref_mels    (B, R, n_mels)                ref_lens   (B,)   another utterance of the same speaker
+    ids, utts
+
+The reference is a *different* utterance of the speaker (chosen per epoch), so the model learns to take the voice,
+not the content, from it: what transcript-free cloning needs at inference.
+"""
+
+from __future__ import annotations
+
+import random
+from functools import partial
+from pathlib import Path
+from typing import Sequence
+
+import torch
+from torch.utils.data import Dataset
+
+from polyvox.data.augment import Augmenter
+from polyvox.data.collate import compute_fbank
+from polyvox.data.dataset import AudioDataset
+from polyvox.data.manifest import Utterance, filter_manifest, read_manifests
+from polyvox.data.sampler import DurationBucketSampler
+from polyvox.data.synth.spec import synthesize_builtin
+from polyvox.speech.asr.vocab import Vocab, build_vocab, phonemes_to_tokens
+from polyvox.speech.pooling import length_mask
+from polyvox.speech.tts.align import ALIGNMENTS_FILE, align_utterances
+from polyvox.speech.tts.config import TtsConfig, TtsDataConfig
+from polyvox.speech.tts.model import FastSpeech
+
+
+def load_splits(d: TtsDataConfig) -> dict[str, list[Utterance]]:
+    """train / dev / test rows (given manifests, or the built-in corpus with many speakers)."""
+    if d.train_manifests:
+        paths = {s: [Path(p) for p in getattr(d, f"{s}_manifests")] for s in ("train", "dev", "test")}
+        missing = [s for s, p in paths.items() if not p]
+        if missing:
+            raise ValueError(f"data.train_manifests is set, so data.{missing[0]}_manifests is needed too")
+    else:
+        built = synthesize_builtin(d.corpus)
+        paths = {s: [built[s]] for s in ("train", "dev", "test")}
+    out = {s: filter_manifest(read_manifests(p), min_duration=d.min_duration, max_duration=d.max_duration)
+           for s, p in paths.items()}
+    for s, utts in out.items():
+        if not utts:
+            raise ValueError(f"the {s} split is empty after filtering ({[str(p) for p in paths[s]]})")
+        if not all(u.phonemes for u in utts):
+            bad = next(u for u in utts if not u.phonemes)
+            raise ValueError(f"utterance '{bad.id}' ({bad.audio}) has no phonemes; TTS needs IPA transcripts")
+    return out
+
+
+def vocab_and_languages(train: Sequence[Utterance]) -> tuple[Vocab, list[str]]:
+    """Phoneme vocabulary (id 0 = padding, ``|`` = word boundary) and the sorted language list."""
+    return build_vocab(phonemes_to_tokens(u.phonemes) for u in train), sorted({u.language for u in train})
+
+
+def build_model(cfg: TtsConfig, vocab: Vocab, languages: Sequence[str]) -> FastSpeech:
+    return FastSpeech(cfg.model, len(vocab), len(languages), cfg.mel.n_mels)
+
+
+def durations(cfg: TtsConfig, run_dir: Path, utts: Sequence[Utterance]) -> dict[str, list[int]]:
+    """Forced-alignment durations (cached in ``run_dir/alignments.jsonl``) of every row the aligner can align."""
+    opts = cfg.mel.fbank()
+    return align_utterances(cfg.data.aligner, utts, hop=opts.hop_length, win=opts.win_length,
+                            reduction=cfg.model.reduction, cache=run_dir / ALIGNMENTS_FILE)
+
+
+class TtsDataset(Dataset):
+    """Rows with durations -> ``{"id", "utt", "wav", "ref_wav", "tokens", "durations"}`` (or None for a bad clip)."""
+
+    def __init__(self, utts: Sequence[Utterance], durs: dict[str, list[int]], vocab: Vocab, *, seed: int = 0,
+                 report_path=None, augment: Augmenter | None = None):
+        self.utts = [u for u in utts if u.id in durs]
+        self.audio = AudioDataset(self.utts, report_path=report_path)
+        self.ref_audio = AudioDataset(self.utts, report_path=report_path, augment=augment)
+        self.durs, self.vocab, self.seed, self.epoch = durs, vocab, seed, 0
+        by_speaker: dict[str, list[int]] = {}
+        for i, u in enumerate(self.utts):
+            by_speaker.setdefault(u.speaker, []).append(i)
+        self.by_speaker = by_speaker
+
+    @property
+    def durations(self) -> list[float]:
+        return [u.duration for u in self.utts]
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = int(epoch)
+        self.ref_audio.set_epoch(epoch)
+
+    def __len__(self) -> int:
+        return len(self.utts)
+
+    def reference_index(self, index: int) -> int:
+        """Another utterance of the same speaker, drawn from (seed, utterance, epoch); itself if it is alone."""
+        u = self.utts[index]
+        others = [j for j in self.by_speaker[u.speaker] if j != index] or [index]
+        return random.Random(f"ref:{self.seed}:{u.id}:{self.epoch}").choice(others)
+
+    def __getitem__(self, index: int) -> dict | None:
+        item, ref = self.audio[index], self.ref_audio[self.reference_index(index)]
+        if item is None or ref is None:
+            return None
+        u = self.utts[index]
+        return {"id": u.id, "utt": u, "wav": item["wav"], "ref_wav": ref["wav"],
+                "tokens": self.vocab.encode(phonemes_to_tokens(u.phonemes)), "durations": self.durs[u.id]}
+
+
+def _pad(seqs: Sequence[Sequence[int]]) -> tuple[torch.Tensor, torch.Tensor]:
+    lens = torch.tensor([len(s) for s in seqs], dtype=torch.long)
+    out = torch.zeros(len(seqs), int(lens.max()) if len(seqs) else 0, dtype=torch.long)
+    for i, s in enumerate(seqs):
+        out[i, : len(s)] = torch.as_tensor(s, dtype=torch.long)
+    return out, lens
+
+
+def _pad_wavs(wavs: Sequence[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+    lens = torch.tensor([w.shape[0] for w in wavs], dtype=torch.long)
+    out = torch.zeros(len(wavs), int(lens.max()))
+    for i, w in enumerate(wavs):
+        out[i, : w.shape[0]] = w
+    return out, lens
+
+
+def collate(items, *, cfg: TtsConfig, languages: Sequence[str]) -> dict:
+    """See the module docstring. Durations are corrected so each row sums to exactly its decoder frames (the
+    aligner counted from the manifest duration; the decoded clip can differ by a frame)."""
+    items = [it for it in items if it is not None]
+    if not items:
+        return {"ids": [], "tokens": torch.zeros(0, 0, dtype=torch.long)}
+    opts, r = cfg.mel.fbank(), cfg.model.reduction
+    wavs, wav_lens = _pad_wavs([it["wav"] for it in items])
+    mels, mel_lens = compute_fbank(wavs, wav_lens, opts)
+    refs, ref_wav_lens = _pad_wavs([it["ref_wav"] for it in items])
+    ref_mels, ref_lens = compute_fbank(refs, ref_wav_lens, opts)
+    fixed = []
+    for it, n_mel in zip(items, mel_lens.tolist()):
+        d = list(it["durations"])
+        d[-1] = max(0, d[-1] + (-(-n_mel // r) - sum(d)))  # ceil(n_mel / r) decoder frames in all
+        fixed.append(d)
+    tokens, token_lens = _pad([it["tokens"] for it in items])
+    durs, _ = _pad(fixed)
+    # pad the mel target to whole decoder frames
+    total = int(durs.sum(1).max()) * r
+    if mels.shape[1] < total:
+        mels = torch.nn.functional.pad(mels, (0, 0, 0, total - mels.shape[1]))
+    lang_index = {l: i for i, l in enumerate(languages)}
+    return {"ids": [it["id"] for it in items], "utts": [it["utt"] for it in items], "tokens": tokens,
+            "token_lens": token_lens, "durations": durs, "mels": mels[:, :total], "mel_lens": mel_lens,
+            "languages": torch.tensor([lang_index[it["utt"].language] for it in items]),
+            "ref_mels": ref_mels, "ref_lens": ref_lens}
+
+
+def train_loader(cfg: TtsConfig, utts, durs, vocab: Vocab, languages, report=None):
+    augment = Augmenter(cfg.data.augment, seed=cfg.train.seed) if cfg.data.augment.enabled else None
+    ds = TtsDataset(utts, durs, vocab, seed=cfg.train.seed, report_path=report, augment=augment)
+    if not len(ds):
+        raise ValueError(f"no training row could be aligned by {cfg.data.aligner} (see alignments.jsonl)")
+    sampler = DurationBucketSampler(ds.durations, cfg.data.max_batch_seconds, seed=cfg.train.seed)
+    return torch.utils.data.DataLoader(ds, batch_sampler=sampler, num_workers=cfg.data.num_workers,
+                                       collate_fn=partial(collate, cfg=cfg, languages=languages))
+
+
+def losses(model: FastSpeech, batch: dict) -> dict[str, torch.Tensor]:
+    """L1 on the log-mel over valid frames and MSE on log(1 + frames) over tokens: {"mel", "duration"}."""
+    mel, log_dur, _ = model(batch["tokens"], batch["token_lens"], batch["languages"], batch["durations"],
+                            batch["ref_mels"], batch["ref_lens"])
+    n = min(mel.shape[1], batch["mels"].shape[1])
+    frame_mask = length_mask(batch["mel_lens"], n).unsqueeze(-1).float()
+    mel_loss = ((mel[:, :n] - batch["mels"][:, :n]).abs() * frame_mask).sum() / (frame_mask.sum() * mel.shape[2])
+    tok_mask = length_mask(batch["token_lens"], batch["tokens"].shape[1]).float()
+    target = torch.log1p(batch["durations"].float())
+    dur_loss = (((log_dur - target) ** 2) * tok_mask).sum() / tok_mask.sum()
+    return {"mel": mel_loss, "duration": dur_loss}
+
+
+@torch.no_grad()
+def evaluate(model: FastSpeech, loader) -> dict[str, float]:
+    """Teacher-forced dev losses (mel L1, duration MSE), averaged over batches."""
+    was = model.training
+    model.eval()
+    device = next(model.parameters()).device
+    sums, n = {"mel": 0.0, "duration": 0.0}, 0
+    for batch in loader:
+        if not batch["ids"]:
+            continue
+        batch = {k: v.to(device) if isinstance(v, torch.Tensor) else v for k, v in batch.items()}
+        for k, v in losses(model, batch).items():
+            sums[k] += float(v)
+        n += 1
+    model.train(was)
+    return {f"dev/{k}_loss": v / max(n, 1) for k, v in sums.items()}
+
+
+def eval_loader(cfg: TtsConfig, utts, durs, vocab: Vocab, languages):
+    """Dev batches in a fixed order (no shuffle; references chosen for epoch 0)."""
+    ds = TtsDataset(utts, durs, vocab, seed=cfg.train.seed)
+    sampler = DurationBucketSampler(ds.durations, cfg.data.max_batch_seconds, shuffle=False, rank=0, world_size=1)
+    return torch.utils.data.DataLoader(ds, batch_sampler=sampler, collate_fn=partial(collate, cfg=cfg,
+                                                                                     languages=languages))
+
+
+def evaluation_pairs(test: Sequence[Utterance], n_per_lang: int, min_reference_seconds: float = 1.0
+                     ) -> list[tuple[Utterance, Utterance, Utterance]]:
+    """(target row, same-language reference, cross-lingual reference) triples, ``n_per_lang`` per language: the
+    reference is another test utterance of the target's speaker (a voice never trained on); the cross-lingual one a
+    test speaker of the next language (sorted), so the prompt's language differs from the text's. References are at
+    least ``min_reference_seconds`` long (what :func:`polyvox.speech.tts.run.reference_mel` accepts)."""
+    by_lang: dict[str, list[Utterance]] = {}
+    for u in sorted(test, key=lambda u: u.id):
+        by_lang.setdefault(u.language, []).append(u)
+    langs = sorted(by_lang)
+    out = []
+    long_enough = lambda r: r.duration >= min_reference_seconds  # noqa: E731
+    for i, lang in enumerate(langs):
+        rows = by_lang[lang]
+        other = [r for r in by_lang[langs[(i + 1) % len(langs)]] if long_enough(r)]
+        for k, u in enumerate(rows[:n_per_lang]):
+            same = [r for r in rows if r.speaker == u.speaker and r.id != u.id and long_enough(r)]
+            if same and other:
+                out.append((u, same[k % len(same)], other[k % len(other)]))
+    return out
+
+
+def evaluate_synthesis(run, test: Sequence[Utterance], judge_dir: str, n_per_lang: int, rate: str = "predictor",
+                       ) -> tuple[dict, list[dict]]:
+    """Synthesize test sentences in voices never trained on and score them with judges independent of the model:
+    intelligibility as the judge ASR run's PER (and its PER on the real test audio, the bar), speaker similarity
+    (SECS, resemblyzer) to the reference clip, same-language and cross-lingual, and the real-time factor
+    (synthesis + Griffin-Lim seconds per second of audio, this process's threads). Returns (summary per language
+    and "all", rows)."""
+    import time
+
+    from polyvox.data.audio import load_audio
+    from polyvox.eval.error_rates import error_counts, summarize
+    from polyvox.eval.speaker import secs
+    from polyvox.speech.asr.run import load_run as load_asr, transcribe
+    from polyvox.speech.tts.run import TtsInputError, synthesize
+
+    judge = load_asr(judge_dir)
+    rows = []
+    from polyvox.speech.tts.run import MIN_REFERENCE_SECONDS
+
+    for u, ref, cross in evaluation_pairs(test, n_per_lang, MIN_REFERENCE_SECONDS):
+        ref_wav = load_audio(ref.audio, 16000)[0]
+        cross_wav = load_audio(cross.audio, 16000)[0]
+        t0 = time.perf_counter()
+        try:
+            wav = synthesize(run, u.text, u.language, ref.audio, rate=rate)
+            wav_x = synthesize(run, u.text, u.language, cross.audio, rate=rate)
+        except TtsInputError as e:  # a test sentence with a phoneme training never had: reported, not scored
+            print(f"tts test: skipping {u.id}: {e}", flush=True)
+            continue
+        rtf = (time.perf_counter() - t0) / 2 / (len(wav) / 16000)  # two syntheses
+        real = load_audio(u.audio, 16000)[0]
+        hyp, hyp_real = transcribe(judge, [wav, real])
+        target = phonemes_to_tokens(u.phonemes)
+        rows.append({"id": u.id, "language": u.language, "reference": ref.id, "cross_reference": cross.id,
+                     "hyp": hyp, "counts": error_counts(target, hyp.split(), "phoneme"),
+                     "real_counts": error_counts(target, hyp_real.split(), "phoneme"),
+                     "secs": secs(wav, ref_wav), "secs_real": secs(real, ref_wav),
+                     "secs_cross": secs(wav_x, cross_wav), "rtf": rtf})
+    summary = summarize(rows)
+    real = summarize([{"language": r["language"], "counts": r["real_counts"]} for r in rows])
+    for key, s in summary.items():
+        sel = [r for r in rows if key == "all" or r["language"] == key]
+        s["judge_per_real"] = real[key]["per"]
+        for m in ("secs", "secs_real", "secs_cross", "rtf"):
+            s[m] = sum(r[m] for r in sel) / len(sel)
+    return summary, rows
+
+
+def synthesis_table(summary: dict) -> str:
+    lines = ["| language | sentences | judge PER % (synthesized) | judge PER % (real audio) | SECS to reference | "
+             "SECS real vs reference | SECS cross-lingual | RTF |", "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for lang, s in summary.items():
+        lines.append(f"| {lang} | {s['utterances']} | {100 * s['per']:.1f} | {100 * s['judge_per_real']:.1f} | "
+                     f"{s['secs']:.3f} | {s['secs_real']:.3f} | {s['secs_cross']:.3f} | {s['rtf']:.3f} |")
+    return "\n".join(lines)
