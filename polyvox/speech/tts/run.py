@@ -10,6 +10,7 @@ corpus is (:func:`polyvox.data.synth.corpus.corpus_phonemes`), synthesized, and 
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -138,13 +139,20 @@ def reference_mel(run: TtsRun, reference) -> tuple[torch.Tensor, torch.Tensor]:
     return mel.to(run.device), lens.to(run.device)
 
 
+@functools.lru_cache(maxsize=2)
+def _recognizer(aligner_dir: str):
+    from polyvox.speech.asr.run import load_run as load_asr
+
+    return load_asr(aligner_dir)
+
+
 def recognizer_rate(aligner_dir: str | os.PathLike, reference) -> float:
     """Phones per second of speech in a reference clip, transcript-free: the phones a polyvox CTC phoneme run emits
     (greedy) over the clip's speech time (frames above -40 dB of its peak)."""
-    from polyvox.speech.asr.run import load_run as load_asr, transcribe
+    from polyvox.speech.asr.run import transcribe
 
     wav = load_audio(reference, 16000)[0] if isinstance(reference, (str, os.PathLike)) else np.asarray(reference)
-    phones = [p for p in transcribe(load_asr(aligner_dir), [wav])[0].split() if p != "|"]
+    phones = [p for p in transcribe(_recognizer(str(aligner_dir)), [wav])[0].split() if p != "|"]
     frames = wav[: len(wav) // 160 * 160].reshape(-1, 160)
     energy = 10 * np.log10((frames ** 2).mean(1) + 1e-12)
     speech_seconds = max(float((energy > energy.max() - 40).sum()) * 0.01, 0.1)
