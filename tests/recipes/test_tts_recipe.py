@@ -50,6 +50,8 @@ def test_tts_recipe_trains_judges_and_resumes(tiny_corpus, tmp_path, capsys):
                 if json.loads(l)["language"] == "es")  # words whose phonemes the tiny run has seen
     assert cli(["tts", str(run_dir), "--text", text, "--lang", "es", "--reference", ref, "--out", str(wav)]) == 0
     assert wav.stat().st_size > 1000
+    assert cli(["eval-tts", str(run_dir), "--judge", str(aligner), "--utts-per-lang", "1", "--threads", "1"]) == 0
+    assert "judge PER % (synthesized)" in (run_dir / "eval_predictor.md").read_text()
 
 
 def test_missing_aligner_is_named(tiny_corpus, tmp_path):
