@@ -1,0 +1,245 @@
+"""The Gradio demo over every task, from the runs on disk (no hub): ``polyvox demo [--runs work/runs] [--port N]``.
+
+One ``gr.Blocks`` app with a tab per task: transcribe (ASR), phonemes (into any espeak-ng language's inventory, three
+decoding modes side by side), classify (emotion / abuse, class probabilities), speak (TTS and voice cloning from a
+reference clip). Each tab lists the compatible runs it finds under ``--runs`` and says how to train one when there is
+none. It imports only the tasks' ``run.py`` modules (and ``zeroshot`` for the phoneme modes); audio is decoded by
+:mod:`polyvox.data.audio`, so a bad upload gets the command line's message, shown in the UI. Safe defaults: bound to
+127.0.0.1, no share link, an upload size limit, a bounded queue; runs are loaded lazily and cached; every event has an
+``api_name`` so ``gradio_client`` can call it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no network calls from the demo
+
+MAX_UPLOAD = "10mb"
+NOTHING = "(nothing recognized)"  # an empty transcript, said so instead of an empty box
+TRAIN_HINTS = {
+    "asr": "polyvox train recipes/asr_ctc/configs/base.yaml   (or: make main)",
+    "classify": "polyvox train recipes/emotion/configs/base.yaml",
+    "tts": "polyvox train recipes/tts/configs/base.yaml   (after make main)",
+}
+
+
+def run_kind(run_dir: Path) -> str | None:
+    """"asr", "classify", "tts" or None, from the files a finished run directory holds."""
+    if not (run_dir / "model.safetensors").exists() or not (run_dir / "config.yaml").exists():
+        return None
+    if (run_dir / "languages.json").exists():
+        return "tts"
+    if (run_dir / "labels.json").exists():
+        return "classify"
+    if (run_dir / "vocab.json").exists():
+        return "asr"
+    return None
+
+
+def find_runs(root: str | os.PathLike) -> dict[str, list[str]]:
+    """Finished runs under ``root`` by kind, sorted (checkpoint folders are not runs)."""
+    out: dict[str, list[str]] = {"asr": [], "classify": [], "tts": []}
+    root = Path(root)
+    if root.is_dir():
+        for cfg in sorted(root.rglob("config.yaml")):
+            if "checkpoints" in cfg.parts:
+                continue
+            kind = run_kind(cfg.parent)
+            if kind:
+                out[kind].append(str(cfg.parent))
+    return out
+
+
+@functools.lru_cache(maxsize=8)
+def _load(kind: str, run_dir: str):
+    if kind == "asr":
+        from polyvox.speech.asr.run import load_run
+    elif kind == "classify":
+        from polyvox.speech.classify.run import load_run
+    else:
+        from polyvox.speech.tts.run import load_run
+    return load_run(run_dir)
+
+
+def _error(message: str):
+    import gradio as gr
+
+    return gr.Error(message)
+
+
+def _audio(path: str | None, what: str = "audio") -> np.ndarray:
+    """A 16 kHz waveform from an uploaded / recorded file, or a gr.Error with polyvox's message."""
+    from polyvox.data.audio import AudioError, load_audio
+
+    if not path:
+        raise _error(f"no {what}: upload a file or record one")
+    try:
+        return load_audio(path, 16000)[0]
+    except AudioError as e:
+        raise _error(f"{Path(e.path).name}: {e.reason}") from None
+
+
+def _run(kind: str, run_dir: str | None):
+    if not run_dir:
+        raise _error(f"no trained run chosen; train one with: {TRAIN_HINTS[kind]}")
+    try:
+        return _load(kind, run_dir)
+    except (FileNotFoundError, ValueError) as e:
+        raise _error(str(e)) from None
+
+
+# ----------------------------------------------------------------------------- what each tab does
+
+
+def transcribe(run_dir: str, audio: str, decoding: str = "greedy") -> str:
+    """Text (characters or IPA segments) of one clip with an ASR run; beam search + LM when the run has an LM."""
+    import dataclasses
+
+    from polyvox.speech.asr.run import transcribe as asr_transcribe
+
+    run = _run("asr", run_dir)
+    wav = _audio(audio)
+    decoder = _beam_decoder(run_dir) if decoding.startswith("beam") else None
+    return asr_transcribe(dataclasses.replace(run, decoder=decoder), [wav])[0] or NOTHING
+
+
+@functools.lru_cache(maxsize=8)
+def _beam_decoder(run_dir: str):
+    """The run's beam-search decoder (with its LM when it has one), built once: reading an ARPA LM takes seconds."""
+    import dataclasses
+
+    from polyvox.speech.asr.run import make_decoder
+
+    run = _load("asr", run_dir)
+    return make_decoder(run.run_dir, run.vocab, dataclasses.replace(run.config.decode, method="beam"))
+
+
+def phonemes(run_dir: str, audio: str, lang: str) -> tuple[str, str, str]:
+    """(raw, restricted to ``lang``'s inventory, mapped by articulatory features) phones of one clip."""
+    from polyvox.speech.phones import zeroshot
+
+    run = _run("asr", run_dir)
+    if run.unit != "phoneme":
+        raise _error(f"{run_dir} was trained on {run.unit} targets; choose a phoneme run")
+    wav = _audio(audio)
+    try:
+        inventory = zeroshot.target_inventory(lang=lang.strip()) if lang and lang.strip() else None
+    except ValueError as e:
+        raise _error(str(e)) from None
+    modes = ["raw", "restrict", "map"] if inventory else ["raw"]
+    out = zeroshot.transcribe_phones(run, [wav], zeroshot.build_modes(run.vocab, inventory, modes))
+    text = {m: " ".join(out[m][0]) or NOTHING for m in modes}
+    need = "give a language code to decode into its inventory"
+    return text["raw"], text.get("restrict", need), text.get("map", need)
+
+
+def classify(run_dir: str, audio: str) -> dict[str, float]:
+    """Class probabilities of one clip."""
+    from polyvox.speech.classify.run import classify as run_classify
+
+    run = _run("classify", run_dir)
+    probs = run_classify(run, [_audio(audio)])[0]
+    return {label: float(p) for label, p in zip(run.labels, probs)}
+
+
+def speak(run_dir: str, text: str, lang: str, reference: str | None) -> tuple[int, np.ndarray]:
+    """(16000, waveform) of ``text`` in ``lang`` in the voice of ``reference``."""
+    from polyvox.speech.tts.run import TtsInputError, synthesize
+
+    run = _run("tts", run_dir)
+    if reference:
+        _audio(reference, "reference clip")  # the clear message for a bad file
+    try:
+        wav = synthesize(run, text, lang, reference)
+    except TtsInputError as e:
+        raise _error(str(e)) from None
+    return run.config.mel.sample_rate, (np.clip(wav, -1, 1) * 32767).astype(np.int16)  # 16-bit PCM, as played
+
+
+# ----------------------------------------------------------------------------- the app
+
+
+def _examples(root: Path, n: int = 3) -> list[str]:
+    """A few clips of the built-in corpus (test split), if one was built."""
+    from polyvox.data.paths import CORPUS_ROOT
+
+    for manifest in sorted(Path(CORPUS_ROOT).glob("*/test.jsonl")):
+        paths = [json.loads(line)["audio"] for line in manifest.read_text(encoding="utf-8").splitlines()[:n]]
+        return [p if Path(p).is_absolute() else str(manifest.parent / p) for p in paths]
+    return []
+
+
+def build_app(runs_root: str | os.PathLike = "work/runs"):
+    """The gr.Blocks app over the runs under ``runs_root``."""
+    import gradio as gr
+
+    runs = find_runs(runs_root)
+    examples = _examples(Path(runs_root))
+
+    def picker(kind: str, elem_id: str):
+        found = runs[kind]
+        info = None if found else f"no {kind} run under {runs_root}; train one with: {TRAIN_HINTS[kind]}"
+        return gr.Dropdown(found, value=found[0] if found else None, label="run", info=info, elem_id=elem_id)
+
+    with gr.Blocks(title="polyvox demo") as app:
+        gr.Markdown(f"# polyvox demo\nRuns from `{runs_root}`. Nothing is downloaded.")
+        with gr.Tab("Transcribe"):
+            run = picker("asr", "asr-run")
+            audio = gr.Audio(sources=["upload", "microphone"], type="filepath", label="speech", elem_id="asr-audio")
+            decoding = gr.Radio(["greedy", "beam + LM"], value="greedy", label="decoding")
+            button = gr.Button("Transcribe", elem_id="asr-button")
+            out = gr.Textbox(label="transcript", elem_id="asr-out")
+            button.click(transcribe, [run, audio, decoding], out, api_name="transcribe")
+            if examples:
+                gr.Examples(examples, audio)
+        with gr.Tab("Phonemes"):
+            run = picker("asr", "phones-run")
+            audio = gr.Audio(sources=["upload", "microphone"], type="filepath", label="speech", elem_id="phones-audio")
+            lang = gr.Textbox(label="decode into the inventory of (espeak-ng language code)", value="")
+            button = gr.Button("Recognize phonemes", elem_id="phones-button")
+            outs = [gr.Textbox(label="raw"), gr.Textbox(label="restricted to the inventory"),
+                    gr.Textbox(label="mapped by articulatory features")]
+            button.click(phonemes, [run, audio, lang], outs, api_name="phonemes")
+        with gr.Tab("Classify"):
+            run = picker("classify", "cls-run")
+            audio = gr.Audio(sources=["upload", "microphone"], type="filepath", label="speech", elem_id="cls-audio")
+            button = gr.Button("Classify", elem_id="cls-button")
+            out = gr.Label(label="class probabilities")
+            button.click(classify, [run, audio], out, api_name="classify")
+        with gr.Tab("Speak"):
+            run = picker("tts", "tts-run")
+            text = gr.Textbox(label="text", value="", elem_id="tts-text")
+            lang = gr.Textbox(label="language code", value="en", elem_id="tts-lang")
+            reference = gr.Audio(sources=["upload", "microphone"], type="filepath",
+                                 label="reference voice (any language, no transcript)", elem_id="tts-ref")
+            button = gr.Button("Speak", elem_id="tts-button")
+            out = gr.Audio(label="speech", type="numpy", elem_id="tts-out")
+            button.click(speak, [run, text, lang, reference], out, api_name="speak")
+    app.queue(max_size=16, default_concurrency_limit=1)
+    return app
+
+
+def launch(runs_root: str = "work/runs", port: int | None = None, share: bool = False, block: bool = True):
+    """Serve on 127.0.0.1 (``share`` asks Gradio for a public link); returns the app (``block=False``: at once)."""
+    app = build_app(runs_root)
+    app.launch(server_name="127.0.0.1", server_port=port, share=share, max_file_size=MAX_UPLOAD,
+               prevent_thread_lock=not block, show_error=True)
+    return app
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--runs", default="work/runs", help="folder searched for trained runs (default: work/runs)")
+    p.add_argument("--port", type=int, default=None, help="port on 127.0.0.1 (default: Gradio's, 7860 or next)")
+    p.add_argument("--share", action="store_true", help="ask Gradio for a public share link (off by default)")
+
+
+def run(args) -> int:
+    launch(args.runs, args.port, args.share)
+    return 0

@@ -1,0 +1,135 @@
+"""The Gradio demo on tiny runs the tests train: run discovery, every tab through gradio_client against a launched
+app, clear errors for bad uploads, and a real browser (Playwright driving Debian's headless Chromium) clicking
+through the page, with a screenshot of each tab."""
+
+import shutil
+import socket
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from polyvox.data.audio import save_audio
+from polyvox.data.manifest import read_manifest
+from polyvox.demo import find_runs, run_kind
+from tests.recipes.test_asr_recipe import trained_run  # noqa: F401 (a module-scoped fixture: a tiny ASR run)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def runs_root(trained_run, tmp_path_factory):  # noqa: F811
+    """work/runs-like folder: the tiny ASR run and an untrained tiny TTS run (enough to exercise the tab)."""
+    import torch
+
+    from polyvox.speech.asr.vocab import build_vocab
+    from polyvox.speech.tts import task
+    from polyvox.speech.tts.config import TtsConfig, TtsModelConfig
+    from polyvox.speech.tts.run import save_run_files
+
+    root = tmp_path_factory.mktemp("runs")
+    shutil.copytree(trained_run, root / "asr_ctc" / "tiny")
+    cfg = TtsConfig(model=TtsModelConfig(d_model=32, encoder_layers=1, decoder_layers=1, ffn_dim=64, conv_kernel=3,
+                                         reference_channels=16, speaker_dim=16, duration_channels=16))
+    vocab = build_vocab([["h", "ə", "l", "oʊ", "w", "ɜː", "d", "|"]])
+    torch.manual_seed(0)
+    save_run_files(root / "tts" / "tiny", cfg, vocab, ["en"], task.build_model(cfg, vocab, ["en"]))
+    (root / "tts" / "tiny" / "checkpoints" / "step-1").mkdir(parents=True)  # never mistaken for a run
+    return root
+
+
+@pytest.fixture(scope="module")
+def app_url(runs_root):
+    from polyvox.demo import launch
+
+    port = _free_port()
+    app = launch(str(runs_root), port=port, block=False)
+    yield f"http://127.0.0.1:{port}/"
+    app.close()
+
+
+@pytest.fixture(scope="module")
+def clip(tiny_corpus):
+    return next(u.audio for u in read_manifest(tiny_corpus["test"]) if u.duration > 1.2)
+
+
+def test_runs_are_found_by_kind(runs_root, tmp_path):
+    runs = find_runs(runs_root)
+    assert runs["asr"] == [str(runs_root / "asr_ctc" / "tiny")] and runs["tts"] == [str(runs_root / "tts" / "tiny")]
+    assert runs["classify"] == [] and run_kind(tmp_path) is None
+    assert find_runs(tmp_path / "missing") == {"asr": [], "classify": [], "tts": []}
+
+
+@pytest.mark.slow
+def test_every_tab_answers_through_the_api(app_url, runs_root, clip, tmp_path):
+    from gradio_client import Client, handle_file
+
+    c = Client(app_url, verbose=False)
+    asr = str(runs_root / "asr_ctc" / "tiny")
+    text = c.predict(asr, handle_file(clip), "greedy", api_name="/transcribe")
+    assert isinstance(text, str)
+    raw, restricted, mapped = c.predict(asr, handle_file(clip), "es", api_name="/phonemes")
+    assert "inventory" not in restricted and "inventory" not in mapped  # all three modes ran
+    ref = save_audio(tmp_path / "ref.wav", (0.3 * np.sin(np.arange(24000) / 8)).astype(np.float32))
+    wav_path = c.predict(str(runs_root / "tts" / "tiny"), "hello world", "en", handle_file(str(ref)),
+                         api_name="/speak")
+    assert Path(wav_path).stat().st_size > 1000
+
+
+@pytest.mark.slow
+def test_bad_uploads_get_polyvox_messages(app_url, runs_root, tmp_path):
+    from gradio_client import Client, handle_file
+
+    c = Client(app_url, verbose=False)
+    asr = str(runs_root / "asr_ctc" / "tiny")
+    fake = tmp_path / "notes.wav"
+    fake.write_text("this is not audio\n")
+    with pytest.raises(Exception, match="notes.wav: not an audio file: it contains text"):
+        c.predict(asr, handle_file(str(fake)), "greedy", api_name="/transcribe")
+    with pytest.raises(Exception, match="no trained run chosen; train one with"):
+        c.predict(None, handle_file(str(fake)), api_name="/classify")
+    with pytest.raises(Exception, match="trained on \\['en'\\]"):
+        c.predict(str(runs_root / "tts" / "tiny"), "hola", "es", None, api_name="/speak")
+    big = tmp_path / "big.wav"
+    big.write_bytes(b"RIFF" + b"\0" * (11 * 1024 * 1024))  # over the 10 MB upload limit
+    with pytest.raises(Exception):
+        c.predict(asr, handle_file(str(big)), "greedy", api_name="/transcribe")
+
+
+def _chromium() -> str | None:
+    from polyvox.doctor import find_chromium
+
+    return find_chromium()
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(_chromium() is None, reason="no chromium (make system-deps installs chromium-headless-shell)")
+def test_in_a_real_browser(app_url, clip, tmp_path):
+    from playwright.sync_api import expect, sync_playwright
+
+    shots = tmp_path / "screenshots"
+    shots.mkdir()
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=_chromium(), headless=True)
+        page = browser.new_page()
+        page.goto(app_url)
+        page.locator("#asr-audio input[type=file]").set_input_files(clip)
+        page.locator("#asr-button").click()
+        expect(page.locator("#asr-out textarea")).not_to_have_value("", timeout=30000)
+        assert page.locator("#asr-out textarea").input_value().strip()
+        page.screenshot(path=str(shots / "transcribe.png"), full_page=True)
+        fake = tmp_path / "notes.wav"
+        fake.write_text("this is not audio\n")
+        page.locator("#asr-audio button[aria-label='Clear']").first.click()
+        page.locator("#asr-audio input[type=file]").set_input_files(str(fake))
+        page.locator("#asr-button").click()
+        expect(page.get_by_text("not an audio file: it contains text").first).to_be_visible(timeout=30000)
+        for tab in ("Phonemes", "Classify", "Speak"):
+            page.get_by_role("tab", name=tab).click()
+            page.screenshot(path=str(shots / f"{tab.lower()}.png"), full_page=True)
+        browser.close()
+    assert len(list(shots.glob("*.png"))) == 4
