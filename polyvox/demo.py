@@ -98,16 +98,27 @@ def _run(kind: str, run_dir: str | None):
 # ----------------------------------------------------------------------------- what each tab does
 
 
-def transcribe(run_dir: str, audio: str, decoding: str = "greedy") -> str:
-    """Text (characters or IPA segments) of one clip with an ASR run; beam search + LM when the run has an LM."""
+def transcribe(run_dir: str, audio: str, decoding: str = "greedy"):
+    """(text, CTC alignment figure) of one clip with an ASR run; beam search + LM when asked (with the run's LM when
+    it has one). The figure shows the greedy path's tokens over the waveform."""
     import dataclasses
 
-    from polyvox.speech.asr.run import transcribe as asr_transcribe
+    import torch
+
+    from polyvox.eval.plots import plot_ctc_alignment
+    from polyvox.speech.asr.run import decode_log_probs
+    from polyvox.speech.asr.vocab import tokens_to_text
 
     run = _run("asr", run_dir)
     wav = _audio(audio)
     decoder = _beam_decoder(run_dir) if decoding.startswith("beam") else None
-    return asr_transcribe(dataclasses.replace(run, decoder=decoder), [wav])[0] or NOTHING
+    x = torch.from_numpy(wav)[None].to(run.device)
+    with torch.no_grad():
+        log_probs, lens = run.model(x, torch.tensor([x.shape[1]], device=run.device))
+    tokens = decode_log_probs(dataclasses.replace(run, decoder=decoder), log_probs, lens)[0]
+    frames = [run.vocab.tokens[i] for i in log_probs[0, : int(lens[0])].argmax(-1).tolist()]
+    figure = plot_ctc_alignment(wav, frames, len(wav) / 16000 / max(len(frames), 1), blank=run.vocab.tokens[0])
+    return tokens_to_text(tokens, run.unit) or NOTHING, figure
 
 
 @functools.lru_cache(maxsize=8)
@@ -196,7 +207,8 @@ def build_app(runs_root: str | os.PathLike = "work/runs"):
             decoding = gr.Radio(["greedy", "beam + LM"], value="greedy", label="decoding")
             button = gr.Button("Transcribe", elem_id="asr-button")
             out = gr.Textbox(label="transcript", elem_id="asr-out")
-            button.click(transcribe, [run, audio, decoding], out, api_name="transcribe")
+            plot = gr.Plot(label="CTC alignment (greedy path)", elem_id="asr-plot")
+            button.click(transcribe, [run, audio, decoding], [out, plot], api_name="transcribe")
             if examples:
                 gr.Examples(examples, audio)
         with gr.Tab("Phonemes"):

@@ -89,3 +89,32 @@ def plot_confusion_matrix(cm, labels: Sequence[str], path: str | os.PathLike, *,
                     color="white" if shown[i, j] > 0.5 * top else "black", fontsize=8)
     fig.colorbar(im, ax=ax, fraction=0.046)
     return save_figure(fig, path)
+
+
+def plot_ctc_alignment(wav: np.ndarray, frame_tokens: Sequence[str], frame_seconds: float, sample_rate: int = 16000,
+                       blank: str = "<blank>"):
+    """The waveform with each emitted CTC token written where its frames start (greedy path, blanks and repeats
+    collapsed), shaded over the frames it spans; returns a matplotlib ``Figure`` outside pyplot's state, so nothing
+    needs closing (the demo shows it, save_figure writes it)."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(10, 3))
+    ax = fig.add_subplot(1, 1, 1)
+    t = np.arange(len(wav)) / sample_rate
+    ax.plot(t, wav, linewidth=0.5, color="0.5")
+    start, prev = None, blank
+    spans = []
+    for i, tok in enumerate([*frame_tokens, blank]):
+        if tok != prev:
+            if prev != blank and start is not None:
+                spans.append((prev, start, i))
+            start, prev = i, tok
+    peak = float(np.abs(wav).max()) if len(wav) else 1.0
+    for k, (tok, a, b) in enumerate(spans):
+        ax.axvspan(a * frame_seconds, b * frame_seconds, color="C0" if k % 2 else "C1", alpha=0.15)
+        ax.text(a * frame_seconds, peak * (0.9 if k % 2 else 0.7), tok, fontsize=9)
+    ax.set_xlabel("seconds")
+    ax.set_yticks([])
+    ax.set_title(f"CTC alignment: {len(spans)} tokens")
+    fig.subplots_adjust(left=0.02, right=0.99, bottom=0.18, top=0.88)
+    return fig

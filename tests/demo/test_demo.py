@@ -70,8 +70,10 @@ def test_every_tab_answers_through_the_api(app_url, runs_root, clip, tmp_path):
 
     c = Client(app_url, verbose=False)
     asr = str(runs_root / "asr_ctc" / "tiny")
-    text = c.predict(asr, handle_file(clip), "greedy", api_name="/transcribe")
-    assert isinstance(text, str)
+    text, plot = c.predict(asr, handle_file(clip), "greedy", api_name="/transcribe")
+    assert isinstance(text, str) and text and plot  # "(nothing recognized)" when the tiny run emits nothing
+    beam_text, _ = c.predict(asr, handle_file(clip), "beam + LM", api_name="/transcribe")
+    assert isinstance(beam_text, str) and beam_text
     raw, restricted, mapped = c.predict(asr, handle_file(clip), "es", api_name="/phonemes")
     assert "inventory" not in restricted and "inventory" not in mapped  # all three modes ran
     ref = save_audio(tmp_path / "ref.wav", (0.3 * np.sin(np.arange(24000) / 8)).astype(np.float32))

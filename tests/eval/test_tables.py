@@ -26,3 +26,14 @@ def test_classification_style_marks_the_diagonal(tmp_path):
 def test_missing_cells_and_nan_print_a_dash():
     assert percent(None) == "-" and percent(float("nan")) == "-" and percent(0.1234, 2) == "12.34"
     assert transfer_table({"en": {"en": 0.5}, "de": {"de": 0.25}}, "PER").splitlines()[2] == "| en | - | 50.0 |"
+
+
+def test_ctc_alignment_plot_marks_each_emitted_token():
+    import numpy as np
+
+    from polyvox.eval.plots import plot_ctc_alignment
+
+    frames = ["<b>", "h", "h", "<b>", "a", "<b>", "a", "<b>"]  # h, a, a: a repeat after a blank is a new token
+    fig = plot_ctc_alignment(np.zeros(16000, dtype=np.float32) + 0.1, frames, 0.125, blank="<b>")
+    ax = fig.axes[0]
+    assert ax.get_title() == "CTC alignment: 3 tokens" and [t.get_text() for t in ax.texts] == ["h", "a", "a"]
