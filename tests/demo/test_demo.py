@@ -130,8 +130,16 @@ def test_in_a_real_browser(app_url, clip, tmp_path):
         page.locator("#asr-audio input[type=file]").set_input_files(str(fake))
         page.locator("#asr-button").click()
         expect(page.get_by_text("not an audio file: it contains text").first).to_be_visible(timeout=30000)
-        for tab in ("Phonemes", "Classify", "Speak"):
+        for tab in ("Phonemes", "Classify"):
             page.get_by_role("tab", name=tab).click()
             page.screenshot(path=str(shots / f"{tab.lower()}.png"), full_page=True)
+        # Speak: text + a reference voice -> audio comes back
+        page.get_by_role("tab", name="Speak").click()
+        page.locator("#tts-text textarea").fill("hello world")
+        page.locator("#tts-ref input[type=file]").set_input_files(clip)
+        page.locator("#tts-button").click()
+        expect(page.locator("#tts-out audio, #tts-out [aria-label*='Download'], #tts-out a[download]").first
+               ).to_be_attached(timeout=60000)
+        page.screenshot(path=str(shots / "speak.png"), full_page=True)
         browser.close()
     assert len(list(shots.glob("*.png"))) == 4
