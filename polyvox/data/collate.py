@@ -128,6 +128,15 @@ def is_empty_batch(batch: Any) -> bool:
     return False
 
 
+def pad_waveforms(wavs: Sequence[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+    """List of (time,) waveforms (tensors or arrays) -> ((B, T) float32 zero-padded, lengths (B,) int64)."""
+    lens = torch.tensor([len(w) for w in wavs], dtype=torch.long)
+    out = torch.zeros(len(wavs), int(lens.max()) if len(wavs) else 0, dtype=torch.float32)
+    for i, w in enumerate(wavs):
+        out[i, : len(w)] = torch.as_tensor(w, dtype=torch.float32)
+    return out, lens
+
+
 def collate_audio(items: Sequence[dict | None], *, fbank: FbankOptions | None = None) -> dict[str, Any]:
     """Pad a list of :class:`~polyvox.data.dataset.AudioDataset` items into one batch.
 
@@ -150,10 +159,7 @@ def collate_audio(items: Sequence[dict | None], *, fbank: FbankOptions | None = 
     for it, w in zip(kept, wavs_list):
         if w.dim() != 1:
             raise ValueError(f"item {it.get('id')!r}: wav must have shape (time,), got {tuple(w.shape)}")
-    lens = torch.tensor([w.shape[0] for w in wavs_list], dtype=torch.long)
-    wavs = torch.zeros(len(kept), int(lens.max()) if len(kept) else 0, dtype=torch.float32)
-    for row, w in enumerate(wavs_list):
-        wavs[row, : w.shape[0]] = w.float()
+    wavs, lens = pad_waveforms(wavs_list)
     batch: dict[str, Any] = {
         "wavs": wavs,
         "wav_lens": lens,

@@ -28,6 +28,7 @@ from typing import Any, Iterable, Sequence
 
 import torch
 
+from polyvox.data.collate import pad_waveforms
 from polyvox.data.manifest import Utterance
 from polyvox.eval.error_rates import error_counts, summarize
 from polyvox.speech.asr.config import AsrConfig
@@ -148,13 +149,7 @@ def batches_by_length(lengths: Sequence[float], max_seconds: float, sample_rate:
     return batches
 
 
-def pad_wavs(wavs: Sequence[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
-    """List of (time,) tensors -> (B, T) zero-padded, lengths (B,)."""
-    lens = torch.tensor([len(w) for w in wavs], dtype=torch.long)
-    out = torch.zeros(len(wavs), int(lens.max()))
-    for i, w in enumerate(wavs):
-        out[i, : len(w)] = torch.as_tensor(w, dtype=torch.float32)
-    return out, lens
+pad_wavs = pad_waveforms  # (the name the ASR and phoneme code use)
 
 
 def default_batch_seconds(device: torch.device) -> float:

@@ -17,6 +17,7 @@ from typing import Sequence
 import torch
 import torchaudio
 
+from polyvox.data.collate import FbankOptions, fbank_lengths
 from polyvox.data.manifest import Utterance
 from polyvox.speech.asr.vocab import phonemes_to_tokens
 
@@ -35,14 +36,12 @@ def spans_to_durations(token_starts: Sequence[int], n_frames: int, n_out: int) -
     return [max(0, scaled[i + 1] - scaled[i]) for i in range(len(token_starts))]
 
 
-def decoder_frames(n_samples: int, hop: int, win: int, reduction: int) -> int:
-    """Decoder frames of a clip: mel frames (valid framing, :func:`polyvox.data.collate.fbank_lengths`) / reduction,
-    rounded up."""
-    mel = 1 + (n_samples - win) // hop if n_samples >= win else 1
-    return math.ceil(mel / reduction)
+def decoder_frames(n_samples: int, opts: FbankOptions, reduction: int) -> int:
+    """Decoder frames of a clip: its mel frames (:func:`polyvox.data.collate.fbank_lengths`) / reduction, rounded up."""
+    return math.ceil(int(fbank_lengths(torch.tensor([n_samples]), opts)[0]) / reduction)
 
 
-def align_utterances(aligner_dir: str | os.PathLike, utts: Sequence[Utterance], *, hop: int, win: int,
+def align_utterances(aligner_dir: str | os.PathLike, utts: Sequence[Utterance], *, mel: FbankOptions,
                      reduction: int, cache: Path | None = None, device: str | None = None) -> dict[str, list[int]]:
     """{utterance id: durations in decoder frames, one per token of ``phonemes_to_tokens(u.phonemes)``}.
 
@@ -92,7 +91,7 @@ def align_utterances(aligner_dir: str | os.PathLike, utts: Sequence[Utterance], 
                 if len(spans) != len(ids):
                     records.append({"id": u.id, "durations": None, "reason": "alignment lost a token"})
                     continue
-                n_out = decoder_frames(round(u.duration * 16000), hop, win, reduction)
+                n_out = decoder_frames(round(u.duration * mel.sample_rate), mel, reduction)
                 records.append({"id": u.id, "durations": spans_to_durations([sp.start for sp in spans], n, n_out)})
     if cache is not None:
         cache.parent.mkdir(parents=True, exist_ok=True)

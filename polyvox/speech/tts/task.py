@@ -24,12 +24,13 @@ import torch
 from torch.utils.data import Dataset
 
 from polyvox.data.augment import Augmenter
-from polyvox.data.collate import compute_fbank
+from polyvox.data.collate import compute_fbank, pad_waveforms
 from polyvox.data.dataset import AudioDataset
 from polyvox.data.manifest import Utterance, filter_manifest, read_manifests
 from polyvox.data.sampler import DurationBucketSampler
 from polyvox.data.synth.spec import synthesize_builtin
 from polyvox.speech.asr.vocab import Vocab, build_vocab, phonemes_to_tokens
+from polyvox.speech.ctc import pad_targets
 from polyvox.speech.pooling import length_mask
 from polyvox.speech.tts.align import ALIGNMENTS_FILE, align_utterances
 from polyvox.speech.tts.config import TtsConfig, TtsDataConfig
@@ -68,9 +69,8 @@ def build_model(cfg: TtsConfig, vocab: Vocab, languages: Sequence[str]) -> FastS
 
 def durations(cfg: TtsConfig, run_dir: Path, utts: Sequence[Utterance]) -> dict[str, list[int]]:
     """Forced-alignment durations (cached in ``run_dir/alignments.jsonl``) of every row the aligner can align."""
-    opts = cfg.mel.fbank()
-    return align_utterances(cfg.data.aligner, utts, hop=opts.hop_length, win=opts.win_length,
-                            reduction=cfg.model.reduction, cache=run_dir / ALIGNMENTS_FILE)
+    return align_utterances(cfg.data.aligner, utts, mel=cfg.mel.fbank(), reduction=cfg.model.reduction,
+                            cache=run_dir / ALIGNMENTS_FILE)
 
 
 class TtsDataset(Dataset):
@@ -113,22 +113,6 @@ class TtsDataset(Dataset):
                 "tokens": self.vocab.encode(phonemes_to_tokens(u.phonemes)), "durations": self.durs[u.id]}
 
 
-def _pad(seqs: Sequence[Sequence[int]]) -> tuple[torch.Tensor, torch.Tensor]:
-    lens = torch.tensor([len(s) for s in seqs], dtype=torch.long)
-    out = torch.zeros(len(seqs), int(lens.max()) if len(seqs) else 0, dtype=torch.long)
-    for i, s in enumerate(seqs):
-        out[i, : len(s)] = torch.as_tensor(s, dtype=torch.long)
-    return out, lens
-
-
-def _pad_wavs(wavs: Sequence[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
-    lens = torch.tensor([w.shape[0] for w in wavs], dtype=torch.long)
-    out = torch.zeros(len(wavs), int(lens.max()))
-    for i, w in enumerate(wavs):
-        out[i, : w.shape[0]] = w
-    return out, lens
-
-
 def collate(items, *, cfg: TtsConfig, languages: Sequence[str]) -> dict:
     """See the module docstring. Durations are corrected so each row sums to exactly its decoder frames (the
     aligner counted from the manifest duration; the decoded clip can differ by a frame)."""
@@ -136,17 +120,17 @@ def collate(items, *, cfg: TtsConfig, languages: Sequence[str]) -> dict:
     if not items:
         return {"ids": [], "tokens": torch.zeros(0, 0, dtype=torch.long)}
     opts, r = cfg.mel.fbank(), cfg.model.reduction
-    wavs, wav_lens = _pad_wavs([it["wav"] for it in items])
+    wavs, wav_lens = pad_waveforms([it["wav"] for it in items])
     mels, mel_lens = compute_fbank(wavs, wav_lens, opts)
-    refs, ref_wav_lens = _pad_wavs([it["ref_wav"] for it in items])
+    refs, ref_wav_lens = pad_waveforms([it["ref_wav"] for it in items])
     ref_mels, ref_lens = compute_fbank(refs, ref_wav_lens, opts)
     fixed = []
     for it, n_mel in zip(items, mel_lens.tolist()):
         d = list(it["durations"])
         d[-1] = max(0, d[-1] + (-(-n_mel // r) - sum(d)))  # ceil(n_mel / r) decoder frames in all
         fixed.append(d)
-    tokens, token_lens = _pad([it["tokens"] for it in items])
-    durs, _ = _pad(fixed)
+    tokens, token_lens = pad_targets([it["tokens"] for it in items])
+    durs, _ = pad_targets(fixed)
     # pad the mel target to whole decoder frames
     total = int(durs.sum(1).max()) * r
     if mels.shape[1] < total:

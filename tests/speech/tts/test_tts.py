@@ -35,7 +35,7 @@ def test_spans_to_durations_cover_every_output_frame():
     assert d == [6, 2, 10, 2] and sum(d) == 20
     assert sum(spans_to_durations([2, 5, 6], 7, 13)) == 13  # leading blanks go to the first token
     assert spans_to_durations([], 5, 10) == []
-    assert decoder_frames(16000, 160, 512, 2) == math.ceil((1 + (16000 - 512) // 160) / 2)
+    assert decoder_frames(16000, TtsConfig().mel.fbank(), 2) == math.ceil((1 + (16000 - 512) // 160) / 2)
 
 
 @pytest.mark.parametrize("reference", ["joint", "dse", "none"])
