@@ -23,3 +23,37 @@ def transfer_table(matrix: Mapping[str, Mapping[str, float]], label: str, *, dig
             cells = [f"**{x}**" if c == train else x for c, x in zip(cols, cells)]
         lines.append(f"| {train} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def mean_sd(values) -> tuple[float, float]:
+    """Mean and sample standard deviation (0 for a single value) of the finite values; (nan, nan) if none."""
+    vals = [float(v) for v in values if v is not None and not math.isnan(float(v))]
+    if not vals:
+        return math.nan, math.nan
+    m = sum(vals) / len(vals)
+    sd = math.sqrt(sum((v - m) ** 2 for v in vals) / (len(vals) - 1)) if len(vals) > 1 else 0.0
+    return m, sd
+
+
+def seeds_table(cells: Mapping[str, Mapping[str, list[float]]], label: str, *, digits: int = 1,
+                row_name: str = "language", marks: Mapping[str, str] | None = None) -> str:
+    """Markdown: rows = languages (sorted, then "mean"), columns = systems (``cells`` order), each cell the mean
+    +- standard deviation over seeds of ``cells[system][language]`` (fractions, shown in %). ``marks`` appends a
+    note to a row name (e.g. "zero-shot")."""
+    systems = list(cells)
+    langs = sorted({lang for col in cells.values() for lang in col})
+    lines = [f"| {row_name} ({label} %, mean ± sd) | " + " | ".join(systems) + " |", "|---|" + "---:|" * len(systems)]
+
+    def cell(values) -> str:
+        m, sd = mean_sd(values)
+        return "-" if math.isnan(m) else f"{100 * m:.{digits}f} ± {100 * sd:.{digits}f}"
+
+    for lang in langs:
+        name = f"{lang} ({marks[lang]})" if marks and lang in marks else lang
+        lines.append(f"| {name} | " + " | ".join(cell(cells[s].get(lang, [])) for s in systems) + " |")
+    if len(langs) > 1:  # per seed: the mean over languages, then mean +- sd of those
+        def over_langs(s):
+            per_seed = zip(*[cells[s][lang] for lang in langs if lang in cells[s]])
+            return [sum(v) / len(v) for v in per_seed]
+        lines.append("| **mean** | " + " | ".join(cell(over_langs(s)) for s in systems) + " |")
+    return "\n".join(lines)

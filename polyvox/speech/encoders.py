@@ -165,3 +165,25 @@ class EcapaEncoder(nn.Module):
         rel = lens.float() / max(feats.shape[1], 1)  # speechbrain takes relative lengths
         emb = self.ecapa(feats, rel)  # (B, 1, dim)
         return emb, torch.ones_like(lens)
+
+
+class FrozenAsrEncoder(nn.Module):
+    """A trained CTC model's encoder (anything with ``encode(wavs, wav_lens)`` and ``hidden_size``, e.g.
+    :class:`polyvox.speech.asr.model.ConformerCTC`), frozen and always in eval mode: the acoustic model of an ASR
+    cascade reused as the upstream of an end-to-end classifier, so both systems hear through the same encoder."""
+
+    def __init__(self, ctc_model: nn.Module):
+        super().__init__()
+        self.model = ctc_model.eval()
+        for p in self.model.parameters():
+            p.requires_grad_(False)
+        self.output_dim = int(ctc_model.hidden_size)
+
+    def train(self, mode: bool = True):  # frozen: SpecAugment and dropout stay off
+        return super().train(False)
+
+    def forward(self, wavs: torch.Tensor, wav_lens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(wavs (B, S), wav_lens (B,)) -> (hidden (B, F, D), lens (B,)), without gradients."""
+        with torch.no_grad():
+            return self.model.encode(wavs, wav_lens)
+

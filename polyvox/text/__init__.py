@@ -1,4 +1,5 @@
-"""Text models: subword tokenizers and a small XLM-R classifier, trained with the same fit() as speech."""
+"""Text models: subword tokenizers, the three text forms (native, romanized, IPA) and a small XLM-R classifier,
+trained with the same fit() as speech."""
 
 from polyvox.text.classify.run import predict
 from polyvox.text.classify.task import classifier_evaluate, classifier_loss_step, text_collate, tiny_xlmr_classifier

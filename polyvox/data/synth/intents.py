@@ -15,13 +15,17 @@ the same arguments returns the existing manifests.
 from __future__ import annotations
 
 import functools
+import hashlib
+import json
 import random
 import re
 import sys
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Mapping, Sequence
 
 from polyvox.data.manifest import read_manifest, write_manifest
+from polyvox.data.paths import CORPUS_ROOT
 from polyvox.data.synth import engines as synth_engines
 from polyvox.data.synth.corpus import SPLITS, engine_speakers, make_speakers, parse_langs
 from polyvox.data.synth.tasks import TaskJob, _check, _run
@@ -166,9 +170,9 @@ def synthesize_intent_corpus(out_dir: str | Path, langs: Sequence[str] | str = (
                              workers: int | None = None, splits: Mapping[str, float] = SPLITS) -> dict[str, Path]:
     """SYNTHETIC spoken intents; returns {"train"|"dev"|"test": manifest path}.
 
-    Utterance ``i`` of a language has intent ``intents[i % len(intents)]`` (balanced classes) and speaker
-    ``i % speakers``; its text is a fresh :func:`sample_sentence` per attempt (a text that makes espeak-ng switch
-    language is redrawn). ``custom["text_romanized"]`` is the text through uroman (:mod:`polyvox.text.romanize`).
+    Utterance ``i`` of a language has speaker ``i % speakers`` and intent ``intents[(i // speakers) % len(intents)]``,
+    so classes are balanced and every speaker (hence every speaker-disjoint split) has every intent; its text is a fresh :func:`sample_sentence` per attempt. Loanwords espeak-ng reads in another
+    language (German "Timer") are kept: their phones are what was spoken. ``custom["text_romanized"]`` is the text through uroman (:mod:`polyvox.text.romanize`).
     """
     out_dir = Path(out_dir)
     codes = parse_langs(list(langs) if not isinstance(langs, str) else langs)
@@ -184,7 +188,7 @@ def synthesize_intent_corpus(out_dir: str | Path, langs: Sequence[str] | str = (
     for code in codes:
         spks = make_speakers(code, speakers, seed) + engine_speakers(code, engines)
         for i in range(utts_per_lang):
-            spk, intent = spks[i % len(spks)], intents[i % len(intents)]
+            spk, intent = spks[i % len(spks)], intents[(i // len(spks)) % len(intents)]  # every speaker: every intent
             rng = random.Random(f"intent:{seed}:{code}:{i}")
             pitch = int(round(min(99, max(0, spk.pitch + jitter * rng.uniform(-4, 4)))))
             rate = int(round(spk.rate * (1 + jitter * rng.uniform(-0.08, 0.08))))
@@ -195,7 +199,7 @@ def synthesize_intent_corpus(out_dir: str | Path, langs: Sequence[str] | str = (
                                 out_dir / "wavs" / code / f"{uid}.wav"))
     params = {"task": "intent", "langs": codes, "utts_per_lang": utts_per_lang, "intents": list(intents),
               "seed": seed, "speakers": speakers, "jitter": jitter, "engines": list(engines)}
-    paths = _run(out_dir, params, jobs, INTENT_KEY, workers, splits)
+    paths = _run(out_dir, params, jobs, INTENT_KEY, workers, splits, allow_switches=True)
     _add_romanized(paths)
     return paths
 
@@ -210,3 +214,31 @@ def _add_romanized(paths: Mapping[str, Path]) -> None:
             continue
         write_manifest(path, [u.with_(custom={**u.custom, "text_romanized": romanize(u.text, u.language)})
                               for u in utts])
+
+
+@dataclass
+class IntentCorpusConfig:
+    """The built-in SYNTHETIC intent corpus as a config section (``data.intents`` of the text and speech
+    classification recipes), used when no manifests are given."""
+
+    langs: list[str] = field(default_factory=lambda: ["en", "de", "es", "ru"])
+    utts_per_lang: int = 240
+    intents: list[str] = field(default_factory=lambda: list(DEFAULT_INTENTS))
+    speakers: int = 6  # speaker-disjoint splits: 4 train, 1 dev, 1 test speaker per language by default
+    engines: list[str] = field(default_factory=lambda: ["espeak"])
+    jitter: float = 1.0
+    seed: int = 0
+    dir: str = ""  # default: work/synth_intent/<hash of the spec>
+
+
+def intent_corpus_dir(c: IntentCorpusConfig) -> Path:
+    if c.dir:
+        return Path(c.dir)
+    spec = json.dumps({k: v for k, v in asdict(c).items() if k != "dir"}, sort_keys=True)
+    return CORPUS_ROOT.parent / "synth_intent" / hashlib.sha1(spec.encode()).hexdigest()[:10]
+
+
+def build_intent_corpus(c: IntentCorpusConfig) -> dict[str, Path]:
+    """Synthesize (or reuse) the corpus ``c`` -> {"train"|"dev"|"test": manifest path}."""
+    return synthesize_intent_corpus(intent_corpus_dir(c), c.langs, c.utts_per_lang, c.intents, seed=c.seed,
+                                    speakers=c.speakers, jitter=c.jitter, engines=c.engines)

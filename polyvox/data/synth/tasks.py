@@ -143,15 +143,16 @@ def _speak_raw(job: TaskJob, text: str, wav: Path) -> str:
     return g2p_raw(text, job.language)
 
 
-def speak(job: TaskJob, key: str) -> Utterance:
-    """Speak one job; texts that make espeak switch language are replaced by the next attempt."""
+def speak(job: TaskJob, key: str, allow_switches: bool = False) -> Utterance:
+    """Speak one job; texts that make espeak switch language are replaced by the next attempt, unless
+    ``allow_switches`` (loanwords such as German "Timer" are part of the text; their phones are kept)."""
     tmp = job.wav.with_name(job.wav.stem + ".espeak.wav")
     job.wav.parent.mkdir(parents=True, exist_ok=True)
     problems = []
     for attempt in range(MAX_ATTEMPTS):
         text = job.text(attempt)
         raw = _speak_raw(job, text, tmp)
-        switches, bad = language_switches(raw), invalid_segments(raw)
+        switches, bad = [] if allow_switches else language_switches(raw), invalid_segments(raw)
         if switches or bad:
             problems.append(f"{text!r}: " + (f"switched to {switches}" if switches else f"non-IPA {bad}"))
             continue
@@ -172,7 +173,7 @@ def _voice_with_variant(voice: str, variant: str) -> str:
 
 
 def _run(out_dir: Path, params: dict, jobs: list[TaskJob], key: str, workers: int | None,
-         splits: Mapping[str, float] = SPLITS) -> dict[str, Path]:
+         splits: Mapping[str, float] = SPLITS, allow_switches: bool = False) -> dict[str, Path]:
     """Speak all jobs (unless the stamp says this exact corpus is already there), split by speaker."""
     if dict(splits) != dict(SPLITS):
         params = {**params, "splits": dict(splits)}  # default splits leave older stamps valid
@@ -188,7 +189,7 @@ def _run(out_dir: Path, params: dict, jobs: list[TaskJob], key: str, workers: in
     espeak_binary()  # fail before planning anything when espeak-ng is missing
     workers = max(1, workers or os.cpu_count() or 1)
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        utts = list(pool.map(lambda j: speak(j, key), jobs))
+        utts = list(pool.map(lambda j: speak(j, key, allow_switches), jobs))
     parts = split_manifest(utts, splits, seed=params["seed"], by_speaker=True)
     for name, part in parts.items():
         write_manifest(paths[name], sorted(part, key=lambda u: u.id))

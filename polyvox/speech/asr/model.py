@@ -125,9 +125,12 @@ class ConformerCTC(nn.Module):
         self.head = nn.Linear(cfg.d_model, vocab_size)
         self.attribute_head = build_attribute_head(cfg, cfg.d_model)
 
-    def forward(self, wavs: torch.Tensor, wav_lens: torch.Tensor, with_attributes: bool = False):
-        """-> (log_probs (B, F, V), out_lens (B,)), plus attribute log-probs (B, F, K, 4) when
-        ``with_attributes`` (the model must have been built with ``attribute_heads``)."""
+    @property
+    def hidden_size(self) -> int:
+        return self.head.in_features
+
+    def encode(self, wavs: torch.Tensor, wav_lens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The CTC head's input: (hidden (B, F, d_model), out_lens (B,)); what a frozen-encoder classifier pools."""
         from polyvox.data.collate import compute_fbank
 
         feats, lens = compute_fbank(wavs, wav_lens, self.fbank)  # (B, F, n_mels)
@@ -135,7 +138,12 @@ class ConformerCTC(nn.Module):
             feats = self.specaug(feats.transpose(1, 2)).transpose(1, 2)
         x, lens = self.subsample(feats, lens)
         x, lens = self.encoder(self.dropout(x), lens.clamp(min=1))
-        x = self.dropout(x)
+        return self.dropout(x), lens
+
+    def forward(self, wavs: torch.Tensor, wav_lens: torch.Tensor, with_attributes: bool = False):
+        """-> (log_probs (B, F, V), out_lens (B,)), plus attribute log-probs (B, F, K, 4) when
+        ``with_attributes`` (the model must have been built with ``attribute_heads``)."""
+        x, lens = self.encode(wavs, wav_lens)
         log_probs = torch.log_softmax(self.head(x).float(), dim=-1)
         return (log_probs, lens, attributes_of(self.attribute_head, x)) if with_attributes else (log_probs, lens)
 
@@ -158,6 +166,19 @@ class HFCTC(nn.Module):
         self.hf = hf_model
         self.attribute_head = attribute_head  # outside ``hf``: export saves the phone model only
         self.use_attention_mask = uses_attention_mask(hf_model.config)
+
+    @property
+    def hidden_size(self) -> int:
+        return int(self.hf.config.hidden_size)
+
+    def encode(self, wavs: torch.Tensor, wav_lens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Same contract as :meth:`ConformerCTC.encode`: the last hidden state, the CTC head's input."""
+        wav_lens = wav_lens.to(wavs.device)
+        mask = torch.arange(wavs.shape[1], device=wavs.device)[None, :] < wav_lens[:, None]
+        x = normalize_waveforms(wavs.float(), mask)
+        out = self.hf(x, attention_mask=mask.long() if self.use_attention_mask else None, output_hidden_states=True)
+        hidden = out.hidden_states[-1]
+        return hidden, self.hf._get_feat_extract_output_lengths(wav_lens).long().clamp(max=hidden.shape[1])
 
     def forward(self, wavs: torch.Tensor, wav_lens: torch.Tensor, with_attributes: bool = False):
         """Same contract as :meth:`ConformerCTC.forward`."""

@@ -15,6 +15,7 @@ Target units:
 
 from __future__ import annotations
 
+
 import json
 import os
 import unicodedata
@@ -24,33 +25,13 @@ from pathlib import Path
 from typing import Iterable, Sequence
 
 from polyvox.data.manifest import Utterance
+from polyvox.data.text import normalize_text  # noqa: F401  (the one normaliser; re-exported)
 
 BLANK = "<pad>"
 UNK = "<unk>"
 WORD = "|"
 SPECIALS = (BLANK, UNK, WORD)
 UNITS = ("char", "phoneme")
-
-# Characters kept inside words although unicode calls them punctuation.
-_KEEP_PUNCT = {"'", "-", "\u2019"}
-
-
-def normalize_text(text: str) -> str:
-    """NFC, lower case, punctuation and symbols removed (apostrophes and hyphens inside words
-    kept), whitespace collapsed to single spaces."""
-    text = unicodedata.normalize("NFC", text).lower().replace("\u2019", "'")
-    out = []
-    for ch in text:
-        cat = unicodedata.category(ch)
-        if ch.isspace():
-            out.append(" ")
-        elif cat[0] in "PS" and ch not in _KEEP_PUNCT:
-            out.append(" ")
-        else:
-            out.append(ch)
-    words = [w.strip("'-") for w in "".join(out).split()]
-    return " ".join(w for w in words if w)
-
 
 def text_to_tokens(text: str) -> list[str]:
     """Characters of normalized text, word boundaries as ``"|"``: "Hi you" -> h i | y o u."""

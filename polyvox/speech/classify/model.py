@@ -12,6 +12,8 @@
   - ``"fbank"``: log-mel filterbanks + a small residual 1-D conv encoder from scratch (CPU-sized).
   - ``"ecapa"``: speechbrain's ECAPA-TDNN from scratch on filterbanks, a strong baseline.
     It pools internally (attentive statistics), so it returns one "frame" per utterance.
+  - ``"asr"``: the frozen encoder of a trained polyvox CTC run (``name_or_path`` = its run directory), so an
+    end-to-end classifier hears through the same acoustic model as an ASR cascade.
 
 * pooling (``polyvox.speech.pooling.POOLINGS``): mean, stats (mean+std), attentive_stats,
   all masked by ``feat_lens``.
@@ -32,7 +34,7 @@ from typing import Any, Callable, Mapping, Sequence
 import torch
 from torch import nn
 
-from polyvox.speech.encoders import EcapaEncoder, FbankEncoder, HFEncoder, hf_config_from_dict
+from polyvox.speech.encoders import EcapaEncoder, FbankEncoder, FrozenAsrEncoder, HFEncoder, hf_config_from_dict
 from polyvox.speech.pooling import POOLINGS
 
 log = logging.getLogger(__name__)
@@ -43,9 +45,9 @@ class ClassifierConfig:
     """Everything :func:`build_classifier` needs; maps 1:1 onto the ``model:`` YAML section."""
 
     num_classes: int = 0  # 0 = set from the training labels by the recipe
-    encoder: str = "fbank"  # one of ENCODERS: hf | fbank | ecapa
-    # --- hf encoder
-    name_or_path: str = ""  # local directory or hub name of an SSL model (AutoModel)
+    encoder: str = "fbank"  # one of ENCODERS: hf | fbank | ecapa | asr
+    # --- hf / asr encoders
+    name_or_path: str = ""  # hf: local directory or hub name of an SSL model (AutoModel); asr: a CTC run directory
     freeze_encoder: bool = True  # True: SUPERB-style frozen upstream; False: fine-tune it
     freeze_feature_encoder: bool = True  # when fine-tuning, keep the conv waveform encoder frozen
     layer_weighting: bool = True  # softmax-weighted sum of all hidden layers; False: last layer
@@ -99,8 +101,18 @@ def _wrap_hf(model: nn.Module, cfg: ClassifierConfig) -> HFEncoder:
                      normalize_waveform=cfg.normalize_waveform, freeze_feature_encoder=cfg.freeze_feature_encoder)
 
 
+def load_asr_encoder(cfg: ClassifierConfig) -> FrozenAsrEncoder:
+    """The frozen encoder of the polyvox CTC run in ``cfg.name_or_path`` (never downloads)."""
+    from polyvox.speech.asr.run import load_run
+
+    if not cfg.name_or_path:
+        raise ValueError("model.name_or_path is empty; the 'asr' encoder needs a trained CTC run directory")
+    return FrozenAsrEncoder(load_run(cfg.name_or_path, device="cpu").model)
+
+
 ENCODERS: dict[str, Callable[[ClassifierConfig], nn.Module]] = {
     "hf": load_hf_encoder,
+    "asr": load_asr_encoder,
     "fbank": lambda c: FbankEncoder(c.n_mels, c.encoder_dim, c.encoder_layers, c.dropout, c.sample_rate,
                                     c.fbank_normalize),
     "ecapa": lambda c: EcapaEncoder(c.n_mels, c.encoder_dim, c.sample_rate),
