@@ -22,6 +22,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "transcribe": ("polyvox.speech.asr.cli", "transcribe audio files with a trained ASR run"),
     "export": ("polyvox.speech.asr.cli", "export an ASR run as a Hugging Face model directory"),
     "classify": ("polyvox.speech.classify.cli", "label audio files with a trained emotion / abuse classifier"),
+    "understand": ("polyvox.multimodal.cli", "what a spoken request asks for: a cascade (ASR -> text) or end-to-end run"),
     "phonemes": ("polyvox.speech.phones.cli", "transcribe audio into IPA for any espeak-ng language"),
     "tts": ("polyvox.speech.tts.cli", "speak text in a language, in the voice of a reference clip (a trained TTS run)"),
     "eval-tts": ("polyvox.speech.tts.eval_cli", "score a TTS run: judge PER, speaker similarity, real-time factor"),

@@ -1,7 +1,8 @@
 """The Gradio demo over every task, from the runs on disk (no hub): ``polyvox demo [--runs work/runs] [--port N]``.
 
 One ``gr.Blocks`` app with a tab per task: transcribe (ASR), phonemes (into any espeak-ng language's inventory, three
-decoding modes side by side), classify (emotion / abuse, class probabilities), speak (TTS and voice cloning from a
+decoding modes side by side), classify (emotion / abuse, class probabilities), understand (spoken intents: an
+ASR -> text cascade showing its transcript, or an end-to-end run), speak (TTS and voice cloning from a
 reference clip). Each tab lists the compatible runs it finds under ``--runs`` and says how to train one when there is
 none. It imports only the tasks' ``run.py`` modules (and ``zeroshot`` for the phoneme modes); audio is decoded by
 :mod:`polyvox.data.audio`, so a bad upload gets the command line's message, shown in the UI. Safe defaults: bound to
@@ -27,11 +28,15 @@ TRAIN_HINTS = {
     "asr": "polyvox train recipes/asr_ctc/configs/base.yaml   (or: make main)",
     "classify": "polyvox train recipes/emotion/configs/base.yaml",
     "tts": "polyvox train recipes/tts/configs/base.yaml   (after make main)",
+    "understand": "polyvox train speech_classification",
 }
 
 
 def run_kind(run_dir: Path) -> str | None:
-    """"asr", "classify", "tts" or None, from the files a finished run directory holds."""
+    """"asr", "classify", "tts", "understand" (an ASR -> text cascade) or None, from the files a finished run
+    directory holds."""
+    if (run_dir / "cascade.json").exists():
+        return "understand"
     if not (run_dir / "model.safetensors").exists() or not (run_dir / "config.yaml").exists():
         return None
     if (run_dir / "languages.json").exists():
@@ -45,20 +50,27 @@ def run_kind(run_dir: Path) -> str | None:
 
 def find_runs(root: str | os.PathLike) -> dict[str, list[str]]:
     """Finished runs under ``root`` by kind, sorted (checkpoint folders are not runs)."""
-    out: dict[str, list[str]] = {"asr": [], "classify": [], "tts": []}
+    out: dict[str, list[str]] = {"asr": [], "classify": [], "tts": [], "understand": []}
     root = Path(root)
     if root.is_dir():
-        for cfg in sorted(root.rglob("config.yaml")):
-            if "checkpoints" in cfg.parts:
+        marks = sorted([*root.rglob("config.yaml"), *root.rglob("cascade.json")])
+        for mark in marks:
+            if "checkpoints" in mark.parts:
                 continue
-            kind = run_kind(cfg.parent)
-            if kind:
-                out[kind].append(str(cfg.parent))
+            kind = run_kind(mark.parent)
+            if kind and str(mark.parent) not in out[kind]:
+                out[kind].append(str(mark.parent))
+    # the Understand tab answers with cascades and with end-to-end classifiers alike
+    out["understand"] += out["classify"]
     return out
 
 
 @functools.lru_cache(maxsize=8)
 def _load(kind: str, run_dir: str):
+    if kind == "understand":
+        from polyvox.multimodal.cli import load_understanding
+
+        return load_understanding(run_dir)
     if kind == "asr":
         from polyvox.speech.asr.run import load_run
     elif kind == "classify":
@@ -160,6 +172,16 @@ def classify(run_dir: str, audio: str) -> dict[str, float]:
     return {label: float(p) for label, p in zip(run.labels, probs)}
 
 
+def understand(run_dir: str, audio: str, lang: str = "") -> tuple[dict[str, float], str, str]:
+    """(class probabilities, the recognizer's transcript, the text the classifier read) of one clip; the two texts
+    say "(end-to-end: no transcript)" for an end-to-end run."""
+    predict, _ = _run("understand", run_dir)
+    out = predict([_audio(audio)], [lang.strip() or None])[0]
+    if out["transcript"] is None:
+        return out["probs"], "(end-to-end: no transcript)", "(end-to-end: no transcript)"
+    return out["probs"], out["transcript"] or NOTHING, out["text"] or NOTHING
+
+
 def speak(run_dir: str, text: str, lang: str, reference: str | None) -> tuple[int, np.ndarray]:
     """(16000, waveform) of ``text`` in ``lang`` in the voice of ``reference``."""
     from polyvox.speech.tts.run import TtsInputError, synthesize
@@ -225,6 +247,16 @@ def build_app(runs_root: str | os.PathLike = "work/runs"):
             button = gr.Button("Classify", elem_id="cls-button")
             out = gr.Label(label="class probabilities")
             button.click(classify, [run, audio], out, api_name="classify")
+        with gr.Tab("Understand"):
+            run = picker("understand", "und-run")
+            audio = gr.Audio(sources=["upload", "microphone"], type="filepath", label="spoken request",
+                             elem_id="und-audio")
+            lang = gr.Textbox(label="language code (for romanization; optional)", value="", elem_id="und-lang")
+            button = gr.Button("Understand", elem_id="und-button")
+            outs = [gr.Label(label="intent probabilities", elem_id="und-out"),
+                    gr.Textbox(label="transcript (cascade)", elem_id="und-transcript"),
+                    gr.Textbox(label="text the classifier read", elem_id="und-text")]
+            button.click(understand, [run, audio, lang], outs, api_name="understand")
         with gr.Tab("Speak"):
             run = picker("tts", "tts-run")
             text = gr.Textbox(label="text", value="", elem_id="tts-text")

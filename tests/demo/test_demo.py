@@ -39,6 +39,21 @@ def runs_root(trained_run, tmp_path_factory):  # noqa: F811
     torch.manual_seed(0)
     save_run_files(root / "tts" / "tiny", cfg, vocab, ["en"], task.build_model(cfg, vocab, ["en"]))
     (root / "tts" / "tiny" / "checkpoints" / "step-1").mkdir(parents=True)  # never mistaken for a run
+    # an (untrained) intent cascade: the tiny recognizer feeding a tiny text classifier
+    from polyvox.multimodal.cascade import save_cascade
+    from polyvox.speech.asr.config import AsrConfig
+    from polyvox.text.classify.config import TextModelConfig
+    from polyvox.text.classify.run import save_run
+    from polyvox.text.classify.task import build_model
+    from polyvox.text.tokenizer import train_tokenizer
+    from polyvox.train.config import load_config
+
+    form = "ipa" if load_config(AsrConfig, trained_run / "config.yaml").data.unit == "phoneme" else "native"
+    tok = train_tokenizer(["turn on the light", "what time is it", "h a l o"] * 5, 40, root / "tok")
+    text_run = root / "speech_classification" / "text-run"
+    save_run(text_run, build_model(TextModelConfig(hidden_size=16, intermediate_size=32), tok, ["On", "Time"]), tok,
+             text_form=form, label_key="intent")
+    save_cascade(root / "speech_classification" / "cascade", root / "asr_ctc" / "tiny", text_run, form)
     return root
 
 
@@ -61,7 +76,8 @@ def test_runs_are_found_by_kind(runs_root, tmp_path):
     runs = find_runs(runs_root)
     assert runs["asr"] == [str(runs_root / "asr_ctc" / "tiny")] and runs["tts"] == [str(runs_root / "tts" / "tiny")]
     assert runs["classify"] == [] and run_kind(tmp_path) is None
-    assert find_runs(tmp_path / "missing") == {"asr": [], "classify": [], "tts": []}
+    assert runs["understand"] == [str(runs_root / "speech_classification" / "cascade")]
+    assert find_runs(tmp_path / "missing") == {"asr": [], "classify": [], "tts": [], "understand": []}
 
 
 @pytest.mark.slow
@@ -76,6 +92,9 @@ def test_every_tab_answers_through_the_api(app_url, runs_root, clip, tmp_path):
     assert isinstance(beam_text, str) and beam_text
     raw, restricted, mapped = c.predict(asr, handle_file(clip), "es", api_name="/phonemes")
     assert "inventory" not in restricted and "inventory" not in mapped  # all three modes ran
+    probs, transcript, read = c.predict(str(runs_root / "speech_classification" / "cascade"), handle_file(clip), "en",
+                                        api_name="/understand")
+    assert {x["label"] for x in probs["confidences"]} == {"On", "Time"} and transcript and read
     ref = save_audio(tmp_path / "ref.wav", (0.3 * np.sin(np.arange(24000) / 8)).astype(np.float32))
     wav_path = c.predict(str(runs_root / "tts" / "tiny"), "hello world", "en", handle_file(str(ref)),
                          api_name="/speak")
@@ -130,6 +149,11 @@ def test_in_a_real_browser(app_url, clip, tmp_path):
         page.locator("#asr-audio input[type=file]").set_input_files(str(fake))
         page.locator("#asr-button").click()
         expect(page.get_by_text("not an audio file: it contains text").first).to_be_visible(timeout=30000)
+        page.get_by_role("tab", name="Understand").click()
+        page.locator("#und-audio input[type=file]").set_input_files(clip)
+        page.locator("#und-button").click()
+        expect(page.locator("#und-transcript textarea")).not_to_have_value("", timeout=30000)
+        page.screenshot(path=str(shots / "understand.png"), full_page=True)
         for tab in ("Phonemes", "Classify"):
             page.get_by_role("tab", name=tab).click()
             page.screenshot(path=str(shots / f"{tab.lower()}.png"), full_page=True)
@@ -142,4 +166,4 @@ def test_in_a_real_browser(app_url, clip, tmp_path):
                ).to_be_attached(timeout=60000)
         page.screenshot(path=str(shots / "speak.png"), full_page=True)
         browser.close()
-    assert len(list(shots.glob("*.png"))) == 4
+    assert len(list(shots.glob("*.png"))) == 5

@@ -1,6 +1,8 @@
 """The one transfer-matrix table and heatmap, in both tasks' styles (error rates with 2 decimals; classification
 scores with 1 decimal and the in-language diagonal in bold)."""
 
+import math
+
 from polyvox.eval.plots import plot_transfer_matrix
 from polyvox.eval.tables import percent, transfer_table
 
@@ -37,3 +39,17 @@ def test_ctc_alignment_plot_marks_each_emitted_token():
     fig = plot_ctc_alignment(np.zeros(16000, dtype=np.float32) + 0.1, frames, 0.125, blank="<b>")
     ax = fig.axes[0]
     assert ax.get_title() == "CTC alignment: 3 tokens" and [t.get_text() for t in ax.texts] == ["h", "a", "a"]
+
+
+def test_seeds_table_gives_mean_and_spread_per_language_and_overall():
+    from polyvox.eval.tables import mean_sd, seeds_table
+
+    assert mean_sd([0.5]) == (0.5, 0.0) and all(math.isnan(x) for x in mean_sd([]))
+    m, sd = mean_sd([0.2, 0.4])
+    assert abs(m - 0.3) < 1e-12 and abs(sd - 0.1414213) < 1e-6
+    table = seeds_table({"e2e": {"en": [0.5, 0.7], "el": [0.1, 0.3]}, "cascade": {"en": [1.0, 1.0]}}, "accuracy",
+                        marks={"el": "zero-shot"})
+    lines = table.splitlines()
+    assert lines[0] == "| language (accuracy %, mean ± sd) | e2e | cascade |"
+    assert "| el (zero-shot) | 20.0 ± 14.1 | - |" in lines and "| en | 60.0 ± 14.1 | 100.0 ± 0.0 |" in lines
+    assert lines[-1] == "| **mean** | 40.0 ± 14.1 | 100.0 ± 0.0 |"

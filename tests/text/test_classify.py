@@ -76,3 +76,27 @@ def test_language_id_with_fit(tmp_path, tokenizer_dir):
     assert predict(again, dev) == predict(model, dev)
     tok2 = load_tokenizer(tmp_path / "export")
     assert tok2("hola amigo")["input_ids"] == tok("hola amigo")["input_ids"]
+
+
+def test_text_run_roundtrip_and_name_or_path(tmp_path, tokenizer_dir):
+    """save_run writes what plain transformers loads; build_model(name_or_path) takes a local checkpoint and puts a
+    fresh head of the new label count on it (the GPU path loads xlm-roberta-base the same way)."""
+    from transformers import AutoModelForSequenceClassification
+
+    from polyvox.text.classify.config import TextModelConfig, TokenizerConfig
+    from polyvox.text.classify.run import classify_texts, load_run, save_run
+    from polyvox.text.classify.task import build_model, build_tokenizer
+
+    tok = build_tokenizer(TokenizerConfig(name_or_path=str(tokenizer_dir)), [], tmp_path / "unused")
+    model = build_model(TextModelConfig(hidden_size=32, intermediate_size=64), tok, LANGS)
+    save_run(tmp_path / "run", model, tok, text_form="romanized", label_key="lang", max_length=32)
+    run = load_run(tmp_path / "run", device="cpu")
+    assert run.labels == LANGS and run.text_form == "romanized" and run.max_length == 32
+    probs = classify_texts(run, ["la casa", "", "the house is big"])
+    assert probs.shape == (3, 3) and abs(probs.sum(1) - 1).max() < 1e-6
+    plain = AutoModelForSequenceClassification.from_pretrained(tmp_path / "run")
+    assert plain.config.id2label == {0: "en", 1: "es", 2: "de"}
+
+    again = build_model(TextModelConfig(name_or_path=str(tmp_path / "run")), tok, ["a", "b"])
+    assert again.config.num_labels == 2 and again.config.hidden_size == 32
+    assert torch.equal(again.roberta.embeddings.word_embeddings.weight, model.roberta.embeddings.word_embeddings.weight)

@@ -1,0 +1,107 @@
+"""recipes/speech_classification and recipes/text_classification end to end on a tiny intent corpus: every system
+and protocol, the recognizers trained by the recipe through `polyvox train asr_ctc...`, saved cascades and end-to-end
+runs answering through `polyvox understand`, and a finished run reused.
+
+What these tests can tell: the systems are wired to the same splits, the tables have every column and the zero-shot
+language marked, the saved runs load without the recipe. What they cannot: which system is better (a few steps)."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from polyvox.data.manifest import read_manifest
+from polyvox.multimodal.cascade import load_cascade, save_cascade, understand
+from polyvox.multimodal.cli import load_understanding
+from polyvox.train.recipes import load_recipe
+
+RECIPES = Path(__file__).resolve().parents[2] / "recipes"
+
+
+@pytest.fixture(scope="module")
+def debug_run(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("sc")
+    main = load_recipe(RECIPES / "speech_classification" / "train.py").main
+    overrides = [f"run_dir={tmp / 'run'}", f"data.intents.dir={tmp / 'corpus'}"]
+    assert main(str(RECIPES / "speech_classification" / "configs" / "debug.yaml"), overrides) == 0
+    return tmp, overrides
+
+
+@pytest.mark.slow
+def test_every_system_and_protocol_in_the_tables(debug_run):
+    tmp, _ = debug_run
+    run = tmp / "run"
+    md = (run / "results.md").read_text()
+    for column in ("end-to-end", "cascade native", "gold native", "cascade romanized", "gold romanized",
+                   "cascade ipa", "gold ipa"):
+        assert column in md
+    assert "| el (zero-shot) |" in md and "## inlanguage: accuracy" in md and "## What this run says" in md
+    scores = json.loads((run / "results.json").read_text())["scores"]
+    assert set(scores) == {"multilingual", "inlanguage"}
+    assert set(scores["multilingual"]["accuracy"]["end-to-end"]) == {"en", "ru", "el"}
+    assert set(scores["inlanguage"]["accuracy"]["cascade ipa"]) == {"en", "ru"}  # no zero-shot rows in-language
+    for unit in ("char", "phone"):
+        assert (run / f"asr-{unit}" / "model.safetensors").exists()
+    transcripts = json.loads((run / "transcripts-phone.json").read_text())["texts"]
+    assert len(transcripts) == sum(len(read_manifest(tmp / "corpus" / f"{s}.jsonl")) for s in ("train", "dev", "test"))
+
+
+@pytest.mark.slow
+def test_saved_runs_understand_audio(debug_run):
+    tmp, _ = debug_run
+    run = tmp / "run"
+    utt = read_manifest(tmp / "corpus" / "test.jsonl")[0]
+    cascade = load_cascade(run / "multilingual" / "multilingual" / "cascade-romanized" / "seed-0")
+    out = understand(cascade, [__import__("polyvox.data.audio", fromlist=["x"]).load_audio(utt.audio)[0]],
+                     [utt.language])[0]
+    assert out["label"] in cascade.labels and abs(sum(out["probs"].values()) - 1) < 1e-6
+    assert out["text"].isascii()  # romanized
+    predict, labels = load_understanding(str(run / "multilingual" / "multilingual" / "e2e" / "seed-0"))
+    assert sorted(labels) == ["HassGetWeather", "HassTurnOff", "HassTurnOn"]
+    cli = subprocess.run([sys.executable, "-m", "polyvox", "understand",
+                          str(run / "multilingual" / "multilingual" / "cascade-native" / "seed-0"), utt.audio,
+                          "/no/such.wav", "--json"], capture_output=True, text=True)
+    assert cli.returncode == 1 and "/no/such.wav" in cli.stderr
+    row = json.loads(cli.stdout.splitlines()[0])
+    assert row["file"] == utt.audio and row["label"] in labels and row["transcript"] is not None
+    bad = subprocess.run([sys.executable, "-m", "polyvox", "understand", str(tmp), utt.audio], capture_output=True,
+                         text=True)
+    assert bad.returncode == 2 and "neither a cascade" in bad.stderr
+
+
+@pytest.mark.slow
+def test_a_finished_run_is_reused(debug_run):
+    tmp, overrides = debug_run
+    run = tmp / "run"
+    before = (run / "multilingual" / "multilingual" / "scores-seed0.json").stat().st_mtime
+    main = load_recipe(RECIPES / "speech_classification" / "train.py").main
+    assert main(str(RECIPES / "speech_classification" / "configs" / "debug.yaml"), overrides) == 0
+    assert (run / "multilingual" / "multilingual" / "scores-seed0.json").stat().st_mtime == before
+
+
+def test_a_cascade_refuses_a_recognizer_of_the_wrong_unit(debug_run, tmp_path):
+    tmp, _ = debug_run
+    with pytest.raises(ValueError, match="char ASR run cannot feed the ipa text form"):
+        save_cascade(tmp_path / "c", tmp / "run" / "asr-char", tmp / "run" / "x", "ipa")
+    save_cascade(tmp_path / "c", tmp / "run" / "asr-phone", tmp_path / "gone", "ipa")
+    with pytest.raises(FileNotFoundError, match="text_run .*gone does not exist"):
+        load_cascade(tmp_path / "c")
+
+
+@pytest.mark.slow
+def test_text_classification_recipe_on_the_same_corpus(debug_run, tmp_path):
+    tmp, _ = debug_run
+    main = load_recipe(RECIPES / "text_classification" / "train.py").main
+    rc = main(str(RECIPES / "text_classification" / "configs" / "base.yaml"),
+              [f"run_dir={tmp_path / 'run'}", f"data.intents.dir={tmp / 'corpus'}", "data.intents.langs=[en,ru,el]",
+               "data.intents.utts_per_lang=36", "data.intents.speakers=3",
+               "data.intents.intents=[HassTurnOn,HassTurnOff,HassGetWeather]", "data.train_langs=[en,ru]",
+               "data.text_form=ipa", "seeds=[0,1]", "train.max_steps=30", "train.eval_every=30",
+               "tokenizer.vocab_size=80"])
+    assert rc == 0
+    md = (tmp_path / "run" / "results.md").read_text()
+    assert "gold ipa" in md and "| el (zero-shot) |" in md and " ± " in md
+    preds = [json.loads(l) for l in (tmp_path / "run" / "seed-1" / "predictions.jsonl").read_text().splitlines()]
+    assert {p["language"] for p in preds} == {"en", "ru", "el"}
