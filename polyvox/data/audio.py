@@ -173,3 +173,19 @@ def load_audio_bytes(
         arr, sr, name, sample_rate,
         expected_duration=expected_duration, duration_tolerance=duration_tolerance, allow_silence=allow_silence,
     )
+
+
+def load_audio_files(paths, sample_rate: int = DEFAULT_SAMPLE_RATE, prog: str = "polyvox"):
+    """A command line's audio arguments -> (waveforms, the paths that loaded, status). Each unreadable file is
+    reported on stderr with its reason and makes the status 1; the others still load."""
+    import sys
+
+    wavs, names, status = [], [], 0
+    for path in paths:
+        try:
+            wavs.append(load_audio(path, sample_rate)[0])
+            names.append(path)
+        except AudioError as e:  # its message names the file
+            print(f"{prog}: {e}", file=sys.stderr)
+            status = 1
+    return wavs, names, status

@@ -52,21 +52,14 @@ def load_understanding(run_dir: str, device: str | None = None):
 
 
 def run(args: argparse.Namespace) -> int:
-    from polyvox.data.audio import AudioError, load_audio
+    from polyvox.data.audio import load_audio_files
 
     try:
         predict, _ = load_understanding(args.run, args.device)
     except (FileNotFoundError, ValueError) as e:
         print(f"polyvox understand: {e}", file=sys.stderr)
         return 2
-    wavs, names, status = [], [], 0
-    for path in args.audio:
-        try:
-            wavs.append(load_audio(path)[0])
-            names.append(path)
-        except AudioError as e:  # its message names the file
-            print(f"polyvox understand: {e}", file=sys.stderr)
-            status = 1
+    wavs, names, status = load_audio_files(args.audio, prog="polyvox understand")
     if not wavs:
         return status or 1
     for name, out in zip(names, predict(wavs, [args.lang] * len(wavs))):

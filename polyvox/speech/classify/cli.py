@@ -27,7 +27,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from polyvox.data.audio import AudioError, load_audio
+    from polyvox.data.audio import load_audio_files
     from polyvox.speech.classify.run import classify, load_run
 
     try:
@@ -36,14 +36,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"polyvox classify: {e}", file=sys.stderr)
         return 2
     sr = clf.config.model.sample_rate
-    wavs, names, status = [], [], 0
-    for path in args.audio:
-        try:
-            wavs.append(load_audio(path, sr)[0])
-            names.append(path)
-        except AudioError as e:  # its message names the file
-            print(f"polyvox classify: {e}", file=sys.stderr)
-            status = 1
+    wavs, names, status = load_audio_files(args.audio, sr, prog="polyvox classify")
     if not wavs:
         return status or 1
     probs = classify(clf, wavs, args.max_batch_seconds)
