@@ -47,6 +47,18 @@ class FitResult:
     metrics_path: Path | None = None
 
 
+def load_best(model: torch.nn.Module, result: FitResult) -> Path | None:
+    """Load the best dev checkpoint's weights into ``model`` (the last step's stay when there is none)."""
+    if result.best_checkpoint is None:
+        return None
+    from safetensors.torch import load_model
+
+    from polyvox.train.runs import MODEL_FILE
+
+    load_model(model, str(result.best_checkpoint / MODEL_FILE))
+    return result.best_checkpoint
+
+
 def seed_everything(seed: int) -> None:
     """Seed python, numpy, torch and CUDA RNGs (call before building the model)."""
     from accelerate.utils import set_seed

@@ -17,30 +17,22 @@ data.eval_langs: those not trained on are zero-shot) and ``inlanguage`` (one mod
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 import time
 from dataclasses import replace
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 
 from polyvox.eval.tables import mean_sd, seeds_table
 from polyvox.multimodal.cascade import cascade_texts, save_cascade
 from polyvox.multimodal.config import SpeechClassificationConfig
-from polyvox.speech.asr.decoding import DecodeConfig
-from polyvox.speech.asr.run import load_run as load_asr, transcribe
-from polyvox.speech.classify.config import ClassificationConfig
-from polyvox.speech.classify.frozen import encode_utterances, frame_collate, head_logits, predict_frames
+from polyvox.multimodal.asr_runs import ensure_asr_run, transcribe_cached
+from polyvox.speech.classify.frozen import encode_utterances, predict_frames, train_frame_classifier
 from polyvox.speech.classify.model import build_classifier
-from polyvox.speech.classify.run import save_run_files
-from polyvox.data.audio import load_audio
 from polyvox.text.classify import task as text_task
-from polyvox.text.classify.run import classify_texts, load_run as load_text, save_run
+from polyvox.text.classify.run import classify_texts
 from polyvox.train.config import config_to_dict, load_config, save_config
-from polyvox.train.loop import fit, seed_everything
-from polyvox.train.runs import MODEL_FILE
 
 FORMS = ("native", "romanized", "ipa")
 METRICS = ("accuracy", "macro_f1")
@@ -66,13 +58,15 @@ def main(config_path: str, overrides: list[str]) -> int:
 
     # ---- recognizers, trained on the corpus when missing, and their transcripts of every split
     forms = [s for s in cfg.systems if s in FORMS]
+    manifests = {s: [p] for s, p in paths.items()}
     asr_dirs = {}
     if "native" in forms or "romanized" in forms or ("e2e" in cfg.systems and cfg.e2e.model.encoder == "asr"):
-        asr_dirs["char"] = ensure_asr_run(cfg, "char", paths, root)
+        asr_dirs["char"] = ensure_asr_run(cfg.asr, "char", manifests, root / "asr-char", cfg.threads)
     if "ipa" in forms:
-        asr_dirs["phone"] = ensure_asr_run(cfg, "phone", paths, root)
+        asr_dirs["phone"] = ensure_asr_run(cfg.asr, "phone", manifests, root / "asr-phone", cfg.threads)
     needed = {"phone" if f == "ipa" else "char" for f in forms}
-    transcripts = {unit: transcribe_splits(cfg, asr_dirs[unit], splits, root / f"transcripts-{unit}.json")
+    clips = {s: [(u.id, u.audio) for u in utts] for s, utts in splits.items()}
+    transcripts = {unit: transcribe_cached(asr_dirs[unit], clips, root / f"transcripts-{unit}.json", cfg.asr.decode)
                    for unit in needed}
 
     # ---- every text form, gold and recognized
@@ -119,49 +113,6 @@ def main(config_path: str, overrides: list[str]) -> int:
     return 0
 
 
-# ----------------------------------------------------------------------------- recognizers
-
-
-def ensure_asr_run(cfg: SpeechClassificationConfig, unit: str, paths, root: Path) -> Path:
-    """The char or phone run: reused when trained, else trained on the corpus by the asr_ctc recipe, run as a
-    command (recipes do not import recipes)."""
-    run_dir = Path((cfg.asr.char_run if unit == "char" else cfg.asr.phone_run) or root / f"asr-{unit}")
-    if (run_dir / MODEL_FILE).exists():
-        print(f"{unit} recognizer: {run_dir} (trained)", flush=True)
-        return run_dir
-    config = cfg.asr.char_config if unit == "char" else cfg.asr.phone_config
-    cmd = [sys.executable, "-m", "polyvox", "train", config, f"run_dir={run_dir}",
-           f"data.train_manifests=[{Path(paths['train']).resolve()}]",
-           f"data.dev_manifests=[{Path(paths['dev']).resolve()}]",
-           f"data.test_manifests=[{Path(paths['test']).resolve()}]",
-           f"data.train_langs={json.dumps(cfg.asr.langs)}", "data.corpus.heldout_engines=[]",
-           f"train.max_steps={cfg.asr.max_steps}", f"train.eval_every={cfg.asr.max_steps}",
-           f"threads={cfg.threads}", *cfg.asr.overrides]
-    print(f"{unit} recognizer: training {run_dir}:\n  {' '.join(cmd[2:])}", flush=True)
-    subprocess.run(cmd, check=True)
-    return run_dir
-
-
-def transcribe_splits(cfg: SpeechClassificationConfig, run_dir: Path, splits, cache: Path) -> dict[str, list[str]]:
-    """{split: transcripts in row order}, cached beside the results (keyed by utterance id and recognizer)."""
-    stamp = {"asr_run": str(run_dir.resolve()), "decode": cfg.asr.decode,
-             "weights_mtime": (run_dir / MODEL_FILE).stat().st_mtime}
-    saved = json.loads(cache.read_text(encoding="utf-8")) if cache.exists() else {}
-    if saved.get("stamp") != stamp:
-        saved = {"stamp": stamp, "texts": {}}
-    run = load_asr(run_dir, decode=DecodeConfig() if cfg.asr.decode == "greedy" else None)
-    todo = [u for utts in splits.values() for u in utts if u.id not in saved["texts"]]
-    t = time.time()
-    for start in range(0, len(todo), 256):  # a chunk of audio in memory at a time
-        chunk = todo[start:start + 256]
-        for u, text in zip(chunk, transcribe(run, [load_audio(u.audio)[0] for u in chunk])):
-            saved["texts"][u.id] = text
-    if todo:
-        cache.write_text(json.dumps(saved, ensure_ascii=False), encoding="utf-8")
-        print(f"{run_dir.name}: transcribed {len(todo)} utterances in {time.time() - t:.0f} s", flush=True)
-    return {s: [saved["texts"][u.id] for u in utts] for s, utts in splits.items()}
-
-
 # ----------------------------------------------------------------------------- one group, one seed
 
 
@@ -185,79 +136,27 @@ def train_group(cfg, protocol, out_dir: Path, seed: int, splits, idx, gold, labe
             train_texts += [(texts[form]["asr"]["train"][i], gold["train"][i]) for i in idx["train"]]
         dev_texts = [(texts[form]["gold"]["dev"][i], gold["dev"][i]) for i in idx["dev"]]
         run_dir = out_dir / f"text-{form}" / f"seed-{seed}"
-        run = train_text(cfg, form, train_texts, dev_texts, labels, seed, share, run_dir)
+        run = text_task.train_text_classifier(cfg.text, form, train_texts, dev_texts, labels, run_dir, seed=seed,
+                                              max_steps=round(cfg.text.train.max_steps * share),
+                                              label_key=cfg.data.label_key)
         for source, column in (("gold", f"gold {form}"), ("asr", f"cascade {form}")):
             pred = classify_texts(run, [texts[form][source]["test"][i] for i in idx["test"]]).argmax(1).tolist()
             results[column] = text_task.per_language_scores(test_utts, test_gold, pred, len(labels))
         unit = "phone" if form == "ipa" else "char"
         save_cascade(out_dir / f"cascade-{form}" / f"seed-{seed}", asr_dirs[unit], run_dir, form)
     if frames is not None:
-        model = train_e2e(cfg, frames, gold, idx, labels, seed, share, out_dir / "e2e" / f"seed-{seed}")
+        steps = max(1, round(cfg.e2e.train.max_steps * share))
+        model = train_frame_classifier(
+            cfg.e2e.model, replace(cfg.e2e.train, seed=seed, max_steps=steps),
+            [(frames["train"][i], gold["train"][i]) for i in idx["train"]],
+            [(frames["dev"][i], gold["dev"][i]) for i in idx["dev"]], labels, out_dir / "e2e" / f"seed-{seed}",
+            batch_size=cfg.e2e.batch_size, label_key=cfg.data.label_key)
         pred = predict_frames(model, [frames["test"][i] for i in idx["test"]]).argmax(1).tolist()
         results["end-to-end"] = text_task.per_language_scores(test_utts, test_gold, pred, len(labels))
     done.write_text(json.dumps({"config": config_to_dict(cfg), "scores": results}), encoding="utf-8")
     summary = ", ".join(f"{c} {100 * r['all']['accuracy']:.1f}" for c, r in results.items())
     print(f"{protocol}/{out_dir.name} seed {seed}: test accuracy % {summary}", flush=True)
     return results
-
-
-def train_text(cfg, form, train_pairs, dev_pairs, labels, seed, share, run_dir: Path):
-    """A text classifier on (text, label id) pairs, saved as a run and loaded back for prediction."""
-    t = cfg.text
-    seed_everything(seed)
-    tokenizer = text_task.build_tokenizer(t.tokenizer, [x for x, _ in train_pairs], run_dir / "tokenizer")
-    model = text_task.build_model(t.model, tokenizer, labels)
-    loader, dev_loader = text_task.text_loaders(tokenizer, train_pairs, dev_pairs, batch_size=t.batch_size,
-                                                max_length=t.model.max_length, seed=seed)
-
-    def loss_step(model, batch):  # cross-entropy over the classes (the model's own)
-        out = model(**batch)
-        return out.loss, {"accuracy": (out.logits.argmax(-1) == batch["labels"]).float().mean().detach()}
-
-    train = replace(t.train, seed=seed, max_steps=max(1, round(t.train.max_steps * share)))
-    result = fit(model, loader, loss_step, train, run_dir,
-                 evaluate=text_task.classifier_evaluate(dev_loader) if dev_pairs else None)
-    if result.best_checkpoint is not None:
-        from safetensors.torch import load_model
-
-        load_model(model, str(result.best_checkpoint / MODEL_FILE))
-    save_run(run_dir, model, tokenizer, text_form=form, label_key=cfg.data.label_key, max_length=t.model.max_length)
-    return load_text(run_dir)
-
-
-def train_e2e(cfg, frames, gold, idx, labels, seed, share, run_dir: Path):
-    """Pooling + head on the frozen encoder's frames; saved as an utterance classification run (polyvox classify /
-    understand load it and run the encoder on audio)."""
-    from safetensors.torch import save_model
-    from torch.utils.data import DataLoader
-
-    seed_everything(seed)
-    model = build_classifier(cfg.e2e.model)
-    pairs = [(frames["train"][i], gold["train"][i]) for i in idx["train"]]
-    dev = [(frames["dev"][i], gold["dev"][i]) for i in idx["dev"]]
-    loader = DataLoader(pairs, batch_size=cfg.e2e.batch_size, shuffle=True, collate_fn=frame_collate,
-                        generator=torch.Generator().manual_seed(seed))
-
-    def loss_step(model, batch):
-        logits = head_logits(model, batch["feats"], batch["feat_lens"])
-        return F.cross_entropy(logits, batch["labels"]), {
-            "accuracy": (logits.argmax(-1) == batch["labels"]).float().mean().detach()}
-
-    def evaluate(model):
-        pred = predict_frames(model, [f for f, _ in dev]).argmax(1)
-        return {"dev/accuracy": float((pred == torch.tensor([y for _, y in dev])).float().mean())}
-
-    train = replace(cfg.e2e.train, seed=seed, max_steps=max(1, round(cfg.e2e.train.max_steps * share)))
-    result = fit(model, loader, loss_step, train, run_dir, evaluate=evaluate if dev else None)
-    if result.best_checkpoint is not None:
-        from safetensors.torch import load_model
-
-        load_model(model, str(result.best_checkpoint / MODEL_FILE))
-    run_cfg = ClassificationConfig(run_dir=str(run_dir), model=cfg.e2e.model, train=train)
-    run_cfg.data.label_key = cfg.data.label_key
-    save_run_files(run_dir, run_cfg, labels, model)
-    save_model(model, str(run_dir / MODEL_FILE))
-    return model.eval()
 
 
 # ----------------------------------------------------------------------------- report

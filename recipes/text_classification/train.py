@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import sys
 import time
-from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -23,10 +22,8 @@ import torch
 from polyvox.eval.tables import seeds_table
 from polyvox.text.classify import task
 from polyvox.text.classify.config import TextClassificationConfig
-from polyvox.text.classify.run import classify_texts, load_run, save_run
+from polyvox.text.classify.run import classify_texts
 from polyvox.train.config import config_to_dict, load_config, save_config
-from polyvox.train.loop import fit, seed_everything
-from polyvox.train.runs import MODEL_FILE
 
 SCORES_FILE = "scores.json"
 
@@ -72,28 +69,11 @@ def train_and_test(cfg: TextClassificationConfig, splits, texts, labels, seed: i
         saved = json.loads(done.read_text(encoding="utf-8"))
         if saved["config"] == config_to_dict(cfg):
             return saved["scores"]
-    seed_everything(seed)
-    key, m = cfg.data.label_key, cfg.model
-    tokenizer = task.build_tokenizer(cfg.tokenizer, texts["train"], run_dir / "tokenizer")
-    model = task.build_model(m, tokenizer, labels)
+    key = cfg.data.label_key
     train_pairs = task.examples(splits["train"], texts["train"], key, labels)
     dev_pairs = task.examples(splits["dev"], texts["dev"], key, labels)
-    loader, dev_loader = task.text_loaders(tokenizer, train_pairs, dev_pairs, batch_size=cfg.batch_size,
-                                           max_length=m.max_length, seed=seed)
-
-    def loss_step(model, batch):  # the model's own cross-entropy over the classes
-        out = model(**batch)
-        return out.loss, {"accuracy": (out.logits.argmax(-1) == batch["labels"]).float().mean().detach()}
-
-    result = fit(model, loader, loss_step, replace(cfg.train, seed=seed), run_dir,
-                 evaluate=task.classifier_evaluate(dev_loader) if dev_pairs else None)
-    if result.best_checkpoint is not None:  # the best dev checkpoint, not the last step
-        from safetensors.torch import load_model
-
-        load_model(model, str(result.best_checkpoint / MODEL_FILE))
-    save_run(run_dir, model, tokenizer, text_form=cfg.data.text_form, label_key=key, max_length=m.max_length)
-
-    run = load_run(run_dir)
+    run = task.train_text_classifier(cfg, cfg.data.text_form, train_pairs, dev_pairs, labels, run_dir, seed=seed,
+                                     max_steps=cfg.train.max_steps, label_key=key)
     probs = classify_texts(run, texts["test"])
     gold = [lab for _, lab in task.examples(splits["test"], texts["test"], key, labels)]
     pred = probs.argmax(1).tolist()

@@ -58,3 +58,46 @@ def predict_frames(model, frames: Sequence[torch.Tensor], batch_size: int = 128)
         out.append(torch.softmax(head_logits(model, b["feats"].to(device), b["feat_lens"].to(device)).float(), -1).cpu())
     model.train(was)
     return torch.cat(out) if out else torch.zeros(0)
+
+
+def frame_loss_step(model, batch: dict) -> tuple[torch.Tensor, dict]:
+    """fit()'s loss_step on precomputed frames: cross-entropy of pooling + head, plus batch accuracy."""
+    logits = head_logits(model, batch["feats"], batch["feat_lens"])
+    return torch.nn.functional.cross_entropy(logits, batch["labels"]), {
+        "accuracy": (logits.argmax(-1) == batch["labels"]).float().mean().detach()}
+
+
+def train_frame_classifier(model_cfg, train_cfg, train: Sequence[tuple[torch.Tensor, int]],
+                           dev: Sequence[tuple[torch.Tensor, int]], labels: Sequence[str], run_dir, *,
+                           batch_size: int = 32, label_key: str = "label"):
+    """Pooling + head of ``build_classifier(model_cfg)`` trained by ``fit`` on (frames, label id) pairs, the best
+    dev checkpoint kept, saved as an utterance classification run (``polyvox classify`` / ``understand`` load it and
+    run the encoder on audio). Returns the model in eval mode."""
+    from pathlib import Path
+
+    from safetensors.torch import save_model
+    from torch.utils.data import DataLoader
+
+    from polyvox.speech.classify.config import ClassificationConfig
+    from polyvox.speech.classify.model import build_classifier
+    from polyvox.speech.classify.run import save_run_files
+    from polyvox.train.loop import fit, load_best, seed_everything
+    from polyvox.train.runs import MODEL_FILE
+
+    run_dir = Path(run_dir)
+    seed_everything(train_cfg.seed)
+    model = build_classifier(model_cfg)
+    loader = DataLoader(list(train), batch_size=batch_size, shuffle=True, collate_fn=frame_collate,
+                        generator=torch.Generator().manual_seed(train_cfg.seed))
+    gold = torch.tensor([y for _, y in dev])
+
+    def evaluate(model):
+        pred = predict_frames(model, [f for f, _ in dev]).argmax(1)
+        return {"dev/accuracy": float((pred == gold).float().mean())}
+
+    load_best(model, fit(model, loader, frame_loss_step, train_cfg, run_dir, evaluate=evaluate if dev else None))
+    run_cfg = ClassificationConfig(run_dir=str(run_dir), model=model_cfg, train=train_cfg)
+    run_cfg.data.label_key = label_key
+    save_run_files(run_dir, run_cfg, labels, model)
+    save_model(model, str(run_dir / MODEL_FILE))
+    return model.eval()

@@ -186,3 +186,27 @@ def languages_of(utts: Sequence[Utterance]) -> list[str]:
 
 def mark_zero_shot(langs: Sequence[str], train_langs: Sequence[str]) -> Mapping[str, str]:
     return {lang: "zero-shot" for lang in langs if lang not in set(train_langs)}
+
+
+def train_text_classifier(part, form: str, train: Sequence[tuple[str, int]], dev: Sequence[tuple[str, int]],
+                          labels: Sequence[str], run_dir: str | Path, *, seed: int, max_steps: int,
+                          label_key: str = "label"):
+    """One text classifier on (text, label id) pairs, trained by ``fit`` with ``part``'s tokenizer / model / train
+    sections (a :class:`~polyvox.multimodal.config.TextPartConfig`), the best dev checkpoint kept, saved as a run
+    and loaded back (a :class:`~polyvox.text.classify.run.TextRun`)."""
+    from dataclasses import replace
+
+    from polyvox.text.classify.run import load_run, save_run
+    from polyvox.train.loop import fit, load_best, seed_everything
+
+    run_dir = Path(run_dir)
+    seed_everything(seed)
+    tokenizer = build_tokenizer(part.tokenizer, [x for x, _ in train], run_dir / "tokenizer")
+    model = build_model(part.model, tokenizer, labels)
+    loader, dev_loader = text_loaders(tokenizer, train, dev, batch_size=part.batch_size,
+                                      max_length=part.model.max_length, seed=seed)
+    result = fit(model, loader, classifier_loss_step, replace(part.train, seed=seed, max_steps=max(1, max_steps)),
+                 run_dir, evaluate=classifier_evaluate(dev_loader) if dev else None)
+    load_best(model, result)
+    save_run(run_dir, model, tokenizer, text_form=form, label_key=label_key, max_length=part.model.max_length)
+    return load_run(run_dir)

@@ -1,0 +1,290 @@
+"""A SYNTHETIC spoken facts corpus for question answering: facts about countries taken from CLDR through Babel (a
+country's currency, its first official language), asked and stated in each language with the localized names CLDR
+holds, spoken by the synth machinery's speakers.
+
+Two framings of the same facts:
+
+* **closed-book** (CCFQA-style): a spoken question ("What is the currency of Japan?") whose answer is a canonical id
+  (``JPY``) with its localized name ("yen" / "Yen" / "円"...). Rows: ``{train,dev,test}.jsonl``.
+* **listening comprehension** (Spoken-SQuAD-style): a spoken context of several "entity, value" records ("France,
+  euro. Japan, yen. ...") and a question, written or spoken, whose answer is one record's value. Rows:
+  ``comprehension-{split}.jsonl`` (question id, record ids, answer index, the context wav and its record spans); the
+  records themselves are utterances in ``records-{split}.jsonl``.
+
+What it can tell a researcher: whether a model answers the same fact the same way across languages and across speech
+vs text (CCFQA's consistency), how ASR errors propagate into answers, whether romanized or IPA text carries names
+across scripts. What it cannot: world knowledge. This is a small table to memorise, not facts to reason over, and the
+question templates are one phrasing per language and relation, written for polyvox (not by native speakers).
+
+Splits are speaker-disjoint per language, and every speaker asks every question, so a test question is a fact seen in
+training spoken by an unseen voice (closed-book) or a context never seen (comprehension). A re-run with the same
+arguments returns the existing manifests.
+"""
+
+from __future__ import annotations
+
+import datetime
+import functools
+import hashlib
+import json
+import os
+import random
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from polyvox.data.audio import DEFAULT_SAMPLE_RATE, load_audio, save_audio
+from polyvox.data.espeak import espeak_binary
+from polyvox.data.ipa import clean_ipa
+from polyvox.data.manifest import Utterance, split_manifest, write_manifest
+from polyvox.data.paths import CORPUS_ROOT
+from polyvox.data.synth.corpus import SPLITS, g2p_raw, make_speakers, parse_langs
+from polyvox.data.synth.tasks import TaskJob, _check, speak
+
+RELATIONS = ("currency", "language")
+# Countries with one current tender currency and a first official language in CLDR; 8 of them pay in euro, so the
+# closed-book answer classes are fewer than the questions.
+DEFAULT_COUNTRIES = ("FR", "DE", "ES", "IT", "PL", "RU", "UA", "GR", "TR", "IN", "BD", "HU", "RO", "ID", "KE", "JP",
+                     "CN", "BR", "EG", "GB", "KR", "TH", "IR", "SE")
+# One question per language and relation; {x} is the country's localized name. Phrasings that avoid declining the
+# name ("in the country X") are preferred where the language inflects names.
+QUESTIONS = {
+    "en": ("What is the currency of {x}?", "What language is spoken in {x}?"),
+    "de": ("Was ist die Währung von {x}?", "Welche Sprache spricht man in {x}?"),
+    "es": ("¿Cuál es la moneda de {x}?", "¿Qué idioma se habla en {x}?"),
+    "fr": ("Quelle est la monnaie du pays {x} ?", "Quelle langue parle-t-on dans le pays {x} ?"),
+    "it": ("Qual è la valuta del paese {x}?", "Quale lingua si parla nel paese {x}?"),
+    "pt": ("Qual é a moeda do país {x}?", "Que língua se fala no país {x}?"),
+    "nl": ("Wat is de munteenheid van {x}?", "Welke taal spreekt men in {x}?"),
+    "sv": ("Vilken valuta har {x}?", "Vilket språk talas i {x}?"),
+    "da": ("Hvilken valuta har {x}?", "Hvilket sprog tales i {x}?"),
+    "pl": ("Jaka jest waluta kraju {x}?", "Jakim językiem mówi się w kraju {x}?"),
+    "cs": ("Jaká je měna země {x}?", "Jakým jazykem se mluví v zemi {x}?"),
+    "ru": ("Какая валюта в стране {x}?", "На каком языке говорят в стране {x}?"),
+    "uk": ("Яка валюта в країні {x}?", "Якою мовою розмовляють у країні {x}?"),
+    "bg": ("Каква е валутата на страната {x}?", "Какъв език се говори в страната {x}?"),
+    "el": ("Ποιο είναι το νόμισμα της χώρας {x};", "Ποια γλώσσα μιλιέται στη χώρα {x};"),
+    "tr": ("{x} ülkesinin para birimi nedir?", "{x} ülkesinde hangi dil konuşulur?"),
+    "hi": ("{x} की मुद्रा क्या है?", "{x} में कौन सी भाषा बोली जाती है?"),
+    "bn": ("{x} দেশের মুদ্রা কী?", "{x} দেশে কোন ভাষা বলা হয়?"),
+    "fi": ("Mikä on maan {x} valuutta?", "Mitä kieltä puhutaan maassa {x}?"),
+    "hu": ("Mi a pénzneme ennek az országnak: {x}?", "Milyen nyelven beszélnek ebben az országban: {x}?"),
+    "ro": ("Care este moneda țării {x}?", "Ce limbă se vorbește în țara {x}?"),
+    "ca": ("Quina és la moneda del país {x}?", "Quina llengua es parla al país {x}?"),
+    "id": ("Apa mata uang negara {x}?", "Bahasa apa yang digunakan di negara {x}?"),
+    "sw": ("Sarafu ya nchi ya {x} ni ipi?", "Lugha gani inazungumzwa nchini {x}?"),
+}
+DEFAULT_FACT_LANGS = tuple(QUESTIONS)
+RECORD = "{x}, {v}."  # one record of a spoken context: "entity, value."
+STAMP = "synth_facts.json"
+CURRENCY_DATE = datetime.date(2025, 1, 1)  # CLDR's currency history is dated; fix the date so the facts are stable
+
+
+class FactsError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Fact:
+    """``relation`` of country ``entity`` (ISO 3166 code) is ``answer`` (ISO 4217 currency or ISO 639 language)."""
+
+    relation: str
+    entity: str
+    answer: str
+
+    @property
+    def id(self) -> str:
+        return f"{self.relation}:{self.entity}"
+
+
+def country_facts(countries: Sequence[str] = DEFAULT_COUNTRIES, relations: Sequence[str] = RELATIONS) -> list[Fact]:
+    """The facts CLDR states for ``countries``; FactsError naming the country when it has no such fact."""
+    from babel.languages import get_official_languages
+    from babel.numbers import get_territory_currencies
+
+    out = []
+    for rel in relations:
+        if rel not in RELATIONS:
+            raise FactsError(f"relation {rel!r}: expected one of {RELATIONS}")
+        for c in countries:
+            answers = (get_territory_currencies(c, CURRENCY_DATE) if rel == "currency"
+                       else get_official_languages(c))
+            if not answers:
+                raise FactsError(f"country {c!r}: CLDR gives no {rel}; choose another country")
+            out.append(Fact(rel, c, answers[0]))
+    return out
+
+
+@functools.lru_cache(maxsize=None)
+def _locale(code: str):
+    from babel import Locale, UnknownLocaleError
+
+    try:
+        return Locale.parse(code)
+    except (UnknownLocaleError, ValueError) as e:
+        raise FactsError(f"language {code!r}: Babel has no CLDR locale for it ({e})") from None
+
+
+def localized(code: str, kind: str, key: str) -> str:
+    """CLDR's name in language ``code`` of a country / currency / language ``key``."""
+    names = {"country": _locale(code).territories, "currency": _locale(code).currencies,
+             "language": _locale(code).languages}[kind]
+    if key not in names:
+        raise FactsError(f"language {code!r}: CLDR has no name for {kind} {key!r}")
+    return names[key]
+
+
+def answer_text(code: str, fact: Fact) -> str:
+    return localized(code, fact.relation, fact.answer)
+
+
+def question_text(code: str, fact: Fact) -> str:
+    if code not in QUESTIONS:
+        raise FactsError(f"language {code!r} has no question templates; languages with them: {', '.join(QUESTIONS)}")
+    return QUESTIONS[code][RELATIONS.index(fact.relation)].format(x=localized(code, "country", fact.entity))
+
+
+def record_text(code: str, fact: Fact) -> str:
+    return RECORD.format(x=localized(code, "country", fact.entity), v=answer_text(code, fact))
+
+
+@dataclass
+class FactsCorpusConfig:
+    """The built-in SYNTHETIC facts corpus as a config section (``data.facts`` of the spoken QA recipe)."""
+
+    langs: list[str] = field(default_factory=lambda: ["en", "de", "es", "ru"])
+    countries: list[str] = field(default_factory=lambda: list(DEFAULT_COUNTRIES))
+    relations: list[str] = field(default_factory=lambda: list(RELATIONS))
+    speakers: int = 4  # speaker-disjoint splits: 2 train, 1 dev, 1 test speaker per language by default
+    contexts_per_speaker: int = 24  # listening-comprehension examples per speaker and language
+    records_per_context: int = 4
+    jitter: float = 1.0
+    seed: int = 0
+    dir: str = ""  # default: work/synth_facts/<hash of the spec>
+
+
+def facts_corpus_dir(c: FactsCorpusConfig) -> Path:
+    if c.dir:
+        return Path(c.dir)
+    spec = json.dumps({k: v for k, v in asdict(c).items() if k != "dir"}, sort_keys=True)
+    return CORPUS_ROOT.parent / "synth_facts" / hashlib.sha1(spec.encode()).hexdigest()[:10]
+
+
+def corpus_paths(out_dir: Path) -> dict[str, Path]:
+    """{"train"|..: questions, "records-train"|..: records, "comprehension-train"|..: contexts} manifests."""
+    out = {}
+    for s in SPLITS:
+        out[s], out[f"records-{s}"], out[f"comprehension-{s}"] = (out_dir / f"{s}.jsonl", out_dir / f"records-{s}.jsonl",
+                                                                  out_dir / f"comprehension-{s}.jsonl")
+    return out
+
+
+def synthesize_facts_corpus(c: FactsCorpusConfig, workers: int | None = None) -> dict[str, Path]:
+    """Speak every question and record of ``c`` (or reuse them) and draw the comprehension contexts -> manifests."""
+    out_dir = facts_corpus_dir(c)
+    codes = parse_langs(c.langs)
+    _check(codes, 1, c.speakers)
+    facts = country_facts(c.countries, c.relations)
+    for code in codes:  # every name and question exists before any audio is made
+        for f in facts:
+            question_text(code, f), record_text(code, f)
+    if c.records_per_context < 2:
+        raise FactsError(f"records_per_context: need >= 2, got {c.records_per_context}")
+    paths = corpus_paths(out_dir)
+    params = {k: v for k, v in asdict(c).items() if k != "dir"} | {"langs": codes, "task": "facts"}
+    stamp = out_dir / STAMP
+    if stamp.exists() and all(p.exists() for p in paths.values()) and json.loads(stamp.read_text()) == params:
+        return paths
+    espeak_binary()
+    jobs = []
+    for code in codes:
+        for spk in make_speakers(code, c.speakers, c.seed):
+            for f in facts:
+                rng = random.Random(f"facts:{c.seed}:{code}:{spk.id}:{f.id}")
+                pitch = int(round(min(99, max(0, spk.pitch + c.jitter * rng.uniform(-4, 4)))))
+                rate = int(round(spk.rate * (1 + c.jitter * rng.uniform(-0.08, 0.08))))
+                for kind, text in (("question", question_text(code, f)), ("record", record_text(code, f))):
+                    uid = f"{code}-{kind[0]}-{spk.id.rsplit('-', 1)[1]}-{f.relation}-{f.entity}"
+                    jobs.append(TaskJob(uid, code, len(jobs), spk, f.answer, spk.voice, pitch, rate, 100, "medium",
+                                        lambda _a, t=text: t, out_dir / "wavs" / code / f"{uid}.wav"))
+    with ThreadPoolExecutor(max_workers=max(1, workers or os.cpu_count() or 1)) as pool:
+        utts = list(pool.map(lambda j: speak(j, "answer", allow_switches=True), jobs))
+    utts = [_with_fact_fields(u, facts) for u in utts]
+    questions = [u for u in utts if u.custom["kind"] == "question"]
+    parts = split_manifest(questions, SPLITS, seed=c.seed, by_speaker=True)
+    split_of = {u.speaker: name for name, part in parts.items() for u in part}
+    for name in SPLITS:
+        write_manifest(paths[name], sorted(parts[name], key=lambda u: u.id))
+        records = sorted((u for u in utts if u.custom["kind"] == "record" and split_of[u.speaker] == name),
+                         key=lambda u: u.id)
+        write_manifest(paths[f"records-{name}"], records)
+        rows = draw_contexts(parts[name], records, c, out_dir)
+        paths[f"comprehension-{name}"].write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows),
+                                                  encoding="utf-8")
+    stamp.write_text(json.dumps(params, indent=1, sort_keys=True))
+    return paths
+
+
+def _with_fact_fields(u: Utterance, facts: Sequence[Fact]) -> Utterance:
+    """custom: kind, fact, relation, entity, answer (id), answer_text in native / romanized / IPA form."""
+    from polyvox.text.romanize import romanize
+
+    kind = "question" if "-q-" in u.id else "record"
+    relation, entity = u.id.rsplit("-", 2)[1:]
+    fact = next(f for f in facts if f.relation == relation and f.entity == entity)
+    ans = answer_text(u.language, fact)
+    return u.with_(custom={**u.custom, "kind": kind, "fact": fact.id, "relation": relation, "entity": entity,
+                           "answer": fact.answer, "answer_text": ans,
+                           "answer_romanized": romanize(ans, u.language),
+                           "answer_ipa": clean_ipa(g2p_raw(ans, u.language)),
+                           "text_romanized": romanize(u.text, u.language)})
+
+
+def draw_contexts(questions: Sequence[Utterance], records: Sequence[Utterance], c: FactsCorpusConfig,
+                  out_dir: Path, gap_s: float = 0.5) -> list[dict]:
+    """``contexts_per_speaker`` comprehension rows per speaker: ``records_per_context`` records of one relation with
+    distinct answers, concatenated into one wav with ``gap_s`` of silence between them; the question asks about one
+    of them (same speaker). Row: {id, language, speaker, relation, question, records, answer_index, audio, spans}."""
+    by_speaker = {}
+    for r in records:
+        by_speaker.setdefault(r.speaker, []).append(r)
+    q_of = {(q.speaker, q.custom["fact"]): q for q in questions}
+    rows = []
+    for spk in sorted(by_speaker):
+        recs = by_speaker[spk]
+        for k in range(c.contexts_per_speaker):
+            rng = random.Random(f"context:{c.seed}:{spk}:{k}")
+            relation = rng.choice(sorted({r.custom["relation"] for r in recs}))
+            pool, chosen, answers = [r for r in recs if r.custom["relation"] == relation], [], set()
+            for r in rng.sample(pool, len(pool)):
+                if r.custom["answer"] not in answers:
+                    chosen.append(r), answers.add(r.custom["answer"])
+                if len(chosen) == c.records_per_context:
+                    break
+            if len(chosen) < 2:
+                raise FactsError(f"{spk}: fewer than 2 {relation} records with distinct answers; add countries")
+            target = rng.randrange(len(chosen))
+            uid = f"{spk}-ctx{k:03d}"
+            wav_path = out_dir / "wavs" / chosen[0].language / f"{uid}.wav"
+            audio, spans, t = [], [], 0.0
+            gap = np.zeros(int(gap_s * DEFAULT_SAMPLE_RATE), dtype=np.float32)
+            for i, r in enumerate(chosen):
+                wav, dur = load_audio(r.audio, DEFAULT_SAMPLE_RATE)
+                audio += [gap] * (i > 0) + [wav]
+                t += gap_s * (i > 0)
+                spans.append([round(t, 3), round(t + dur, 3)])
+                t += dur
+            save_audio(wav_path, np.concatenate(audio), DEFAULT_SAMPLE_RATE)
+            rows.append({"id": uid, "language": chosen[0].language, "speaker": spk, "relation": relation,
+                         "question": q_of[(spk, chosen[target].custom["fact"])].id,
+                         "records": [r.id for r in chosen], "answer_index": target,
+                         "audio": str(wav_path.resolve()), "spans": spans, "synthetic": True})
+    return rows
+
+
+def build_facts_corpus(c: FactsCorpusConfig) -> dict[str, Path]:
+    """Synthesize (or reuse) the corpus ``c`` -> the manifests of :func:`corpus_paths`."""
+    return synthesize_facts_corpus(c)
