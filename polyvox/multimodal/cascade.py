@@ -32,7 +32,7 @@ class CascadeRun:
 
     @property
     def labels(self) -> list[str]:
-        return self.text.labels
+        return getattr(self.text, "labels", [])
 
 
 def save_cascade(run_dir: str | os.PathLike, asr_run: str | os.PathLike, text_run: str | os.PathLike,
@@ -65,7 +65,8 @@ def is_cascade(run_dir: str | os.PathLike) -> bool:
 def load_cascade(run_dir: str | os.PathLike, device: str | None = None) -> CascadeRun:
     """Load both runs of a cascade (never downloads); a missing part is an error naming it."""
     from polyvox.speech.asr.run import load_run as load_asr
-    from polyvox.text.classify.run import load_run as load_text
+    from polyvox.text.classify.run import load_run as load_classifier
+    from polyvox.text.qa.run import is_qa_run, load_run as load_qa
 
     run_dir = Path(run_dir)
     path = run_dir / CASCADE_FILE
@@ -76,8 +77,16 @@ def load_cascade(run_dir: str | os.PathLike, device: str | None = None) -> Casca
     for k, p in parts.items():
         if not p.exists():
             raise FileNotFoundError(f"{path}: {k} {p} does not exist")
+    load_text = load_qa if is_qa_run(parts["text_run"]) else load_classifier
     return CascadeRun(load_asr(parts["asr_run"], device=device), load_text(parts["text_run"], device=device),
                       check_form(spec["text_form"]), run_dir)
+
+
+def is_qa_cascade(run: CascadeRun) -> bool:
+    """True when the text half answers questions about a context (a span QA run) rather than classifying."""
+    from polyvox.text.qa.run import QARun
+
+    return isinstance(run.text, QARun)
 
 
 def cascade_texts(transcripts: Sequence[str], form: str, languages: Sequence[str | None]) -> list[str]:
@@ -97,3 +106,35 @@ def understand(run: CascadeRun, wavs: Sequence, languages: Sequence[str | None] 
     probs = classify_texts(run.text, texts)
     return [{"label": run.labels[int(np.argmax(p))], "probs": dict(zip(run.labels, map(float, p))),
              "transcript": tr, "text": tx} for p, tr, tx in zip(probs, transcripts, texts)]
+
+
+def written_in_form(texts: Sequence[str], form: str, languages: Sequence[str | None]) -> list[str]:
+    """Written text (a typed question) -> ``form``; the IPA form goes through espeak-ng as the G2P."""
+    if form != "ipa":
+        return cascade_texts(texts, form, languages)
+    from polyvox.data.ipa import clean_ipa
+    from polyvox.data.synth.corpus import g2p_raw
+    from polyvox.text.forms import ipa_words
+
+    return [ipa_words(clean_ipa(g2p_raw(t, lang or "en"))) for t, lang in zip(texts, languages, strict=True)]
+
+
+def answer_questions(run: CascadeRun, questions: Sequence, context, language: str | None = None) -> list[dict]:
+    """A QA cascade: each question (a 16 kHz waveform, or written text) about one spoken ``context`` (a waveform)
+    -> {"answer", "question_text", "context_text", "transcript"}: the context and spoken questions are transcribed,
+    put in the run's text form, and the span model picks the answer in the context's text."""
+    from polyvox.speech.asr.run import transcribe
+    from polyvox.text.qa.run import answer
+
+    if not is_qa_cascade(run):
+        raise ValueError(f"{run.run_dir}: the text half is a classifier, not a QA model; use understand()")
+    spoken = [i for i, q in enumerate(questions) if not isinstance(q, str)]
+    heard = transcribe(run.asr, [context] + [questions[i] for i in spoken])
+    context_text = cascade_texts(heard[:1], run.text_form, [language])[0]
+    texts = written_in_form([q if isinstance(q, str) else "" for q in questions], run.text_form,
+                            [language] * len(questions))
+    for i, t in zip(spoken, heard[1:]):
+        texts[i] = cascade_texts([t], run.text_form, [language])[0]
+    answers = answer(run.text, texts, [context_text] * len(texts))
+    return [{"answer": a, "question_text": q, "context_text": context_text, "transcript": heard[0]}
+            for a, q in zip(answers, texts)]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from polyvox.data.synth.facts import FactsCorpusConfig
 from polyvox.speech.classify.model import ClassifierConfig
 from polyvox.text.classify.config import TextDataConfig, TextModelConfig, TokenizerConfig
 from polyvox.train.config import ConfigError, TrainConfig
@@ -75,3 +76,56 @@ class SpeechClassificationConfig:
             raise ConfigError("seeds: give at least one seed")
         if not 0 < self.inlanguage_steps <= 1:
             raise ConfigError(f"inlanguage_steps: a share in (0, 1], got {self.inlanguage_steps}")
+
+
+QA_TASKS = ("closed_book", "comprehension")  # CCFQA-style spoken questions; Spoken-SQuAD-style spoken contexts
+QA_SOURCES = ("facts", "ccfqa", "spoken_squad")
+
+
+@dataclass
+class SpokenQADataConfig:
+    source: str = "facts"  # facts (built-in, SYNTHETIC) | ccfqa | spoken_squad (a release on disk: data.path)
+    path: str = ""  # ccfqa: the folder holding jsonl/{valid,test}.jsonl; spoken_squad: the folder of its JSON files
+    facts: FactsCorpusConfig = field(default_factory=FactsCorpusConfig)
+    train_langs: list[str] = field(default_factory=list)  # [] = every language of the training split
+    eval_langs: list[str] = field(default_factory=list)  # [] = every test language (those not trained on: zero-shot)
+
+
+@dataclass
+class SelectorConfig:
+    """The end-to-end listener (:class:`polyvox.multimodal.spoken_qa.RecordSelector`) on the char ASR's frozen frames."""
+
+    hidden: int = 128
+    train: TrainConfig = field(default_factory=TrainConfig)
+    batch_size: int = 32
+
+
+@dataclass
+class SpokenQAConfig:
+    recipe: str = "spoken_qa"
+    run_dir: str = "work/runs/spoken_qa"
+    threads: int = 0
+    seeds: list[int] = field(default_factory=lambda: [0, 1, 2])
+    tasks: list[str] = field(default_factory=lambda: list(QA_TASKS))
+    systems: list[str] = field(default_factory=lambda: list(SYSTEMS))  # e2e, and the cascades' text forms
+    data: SpokenQADataConfig = field(default_factory=SpokenQADataConfig)
+    asr: AsrRunsConfig = field(default_factory=AsrRunsConfig)
+    e2e: E2EConfig = field(default_factory=E2EConfig)  # closed-book: frozen encoder -> pooling -> answer classes
+    selector: SelectorConfig = field(default_factory=SelectorConfig)  # comprehension: which record answers
+    text: TextPartConfig = field(default_factory=TextPartConfig)  # closed-book: question text -> answer class
+    qa: TextPartConfig = field(default_factory=TextPartConfig)  # comprehension: (question, context) -> answer span
+    max_answer_tokens: int = 12
+
+    def __post_init__(self):
+        for name, values, allowed in (("tasks", self.tasks, QA_TASKS), ("systems", self.systems, SYSTEMS)):
+            if not values or any(v not in allowed for v in values):
+                raise ConfigError(f"{name}: expected a non-empty list of {allowed}, got {values}")
+        if self.data.source not in QA_SOURCES:
+            raise ConfigError(f"data.source: expected one of {QA_SOURCES}, got {self.data.source!r}")
+        if self.data.source != "facts" and not self.data.path:
+            raise ConfigError(f"data.path: the {self.data.source} release's folder is needed for data.source="
+                              f"{self.data.source}")
+        if not self.seeds:
+            raise ConfigError("seeds: give at least one seed")
+        if self.asr.decode not in ("greedy", "run"):
+            raise ConfigError(f"asr.decode: expected greedy or run, got {self.asr.decode!r}")

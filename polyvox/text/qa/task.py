@@ -110,3 +110,36 @@ def train_qa_model(part, form: str, train: Sequence[QAExample], dev: Sequence[QA
     load_best(model, result)
     save_run(run_dir, model, tokenizer, text_form=form, max_length=n, max_answer_tokens=max_answer_tokens)
     return load_run(run_dir)
+
+
+def item_example(item, form: str, *, question: str | None = None, context: str | None = None) -> tuple[QAExample, str]:
+    """A :class:`~polyvox.data.corpora.qa.QAItem` in text ``form`` -> (example, gold answer text in that form).
+
+    The gold context is the records' reference texts joined (the answer: the last words of the answering record,
+    as many as the answer has in ``form``) or the item's written context (the answer at its offset, found again
+    after normalisation). ``question`` / ``context`` replace the gold ones (ASR output already in ``form``); the
+    span then stays the gold one's, which the loss does not use at test time."""
+    from polyvox.multimodal.cascade import written_in_form
+    from polyvox.text.forms import gold_text
+
+    lang = item.language
+    ans_form = written_in_form([item.answer_text], form, [lang])[0]
+    if item.records:
+        parts = [gold_text(r, form) for r in item.records]
+        gold_ctx = " ".join(parts)
+        start = sum(len(p) + 1 for p in parts[: item.answer_index])
+        target = parts[item.answer_index]
+        n = max(1, len(ans_form.split()))
+        answer = " ".join(target.split()[-n:])
+        span = (start + len(target) - len(answer), start + len(target))
+    else:
+        gold_ctx = written_in_form([item.context_text], form, [lang])[0]
+        prefix = written_in_form([item.context_text[: item.answer_start]], form, [lang])[0]
+        at = len(prefix) + (1 if prefix else 0)
+        if gold_ctx[at:at + len(ans_form)] != ans_form:
+            at = gold_ctx.find(ans_form)
+        span = (max(0, at), max(0, at) + len(ans_form))
+        answer = ans_form
+    q = question if question is not None else (gold_text(item.question, form) if item.question.text else "")
+    return (q, context if context is not None else gold_ctx, span), answer
+

@@ -1,0 +1,286 @@
+"""Spoken question answering, CCFQA's and Spoken-SQuAD's questions: does a model give the same, correct answer to a
+fact whether it is spoken or written, in any language, and how do ASR errors travel into answers?
+
+    polyvox train spoken_qa [key=value ...]                  (= recipes/spoken_qa/configs/base.yaml)
+    polyvox train spoken_qa data.source=ccfqa data.path=/data/CCFQA data.train_langs=[en] data.eval_langs=[zh,ja]
+
+Top to bottom: config -> questions and comprehension items (the built-in SYNTHETIC facts corpus, CCFQA or
+Spoken-SQuAD) -> the recognizers (reused, or trained here by ``polyvox train asr_ctc...``) and their transcripts of
+every spoken question and context -> per seed and task, one model per system -> tables (mean +- sd over seeds).
+
+* closed-book: question -> answer class. ``text <form>``: the text model on the written question (trained on written
+  questions); ``cascade <form>``: the same model on the ASR transcript (cross-modal); ``end-to-end``: the char ASR's
+  frozen encoder -> pooling -> answer classes.
+* comprehension: (question, context) -> answer span. ``text <form>``: written question, written context;
+  ``cascade <form>, written q``: the spoken context transcribed; ``cascade <form>``: both transcribed;
+  ``end-to-end``: spoken question vs spoken records (:class:`polyvox.multimodal.spoken_qa.RecordSelector`).
+
+Languages in ``data.eval_langs`` never trained on are zero-shot. Consistency (CCFQA): the share of facts answered
+the same in every test language, and speech vs text agreement per language.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import torch
+
+from polyvox.data.corpora.qa import load_ccfqa, load_facts_qa, load_spoken_squad
+from polyvox.data.manifest import write_manifest
+from polyvox.data.synth.facts import build_facts_corpus
+from polyvox.eval import qa as qa_metrics
+from polyvox.eval.tables import mean_sd, seeds_table
+from polyvox.multimodal.asr_runs import ensure_asr_run, transcribe_cached
+from polyvox.multimodal.cascade import cascade_texts, save_cascade
+from polyvox.multimodal.config import SpokenQAConfig
+from polyvox.multimodal.spoken_qa import predict_records, train_selector
+from polyvox.speech.classify.frozen import encode_utterances, predict_frames, train_frame_classifier
+from polyvox.speech.classify.model import load_asr_encoder
+from polyvox.text.classify.run import classify_texts
+from polyvox.text.classify.task import train_text_classifier
+from polyvox.text.forms import gold_text
+from polyvox.text.qa.run import answer
+from polyvox.text.qa.task import item_example, train_qa_model
+from polyvox.train.config import config_to_dict, load_config, save_config
+
+FORMS = ("native", "romanized", "ipa")
+
+
+def main(config_path: str, overrides: list[str]) -> int:
+    t0 = time.time()
+    cfg = load_config(SpokenQAConfig, config_path, overrides)
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    root = Path(cfg.run_dir)
+    save_config(cfg, root / "config.yaml")
+
+    # ---- data: closed-book questions and comprehension items, train/dev in the training languages
+    questions, items, asr_manifests = load_data(cfg, root)
+    train_langs = sorted({u.language for u in questions["train"]} | {i.language for i in items["train"]})
+    test_langs = sorted({u.language for u in questions["test"]} | {i.language for i in items["test"]})
+    print(f"closed-book: {', '.join(f'{s} {len(v)}' for s, v in questions.items())} questions; comprehension: "
+          f"{', '.join(f'{s} {len(v)}' for s, v in items.items())} items; train {train_langs}, test {test_langs}",
+          flush=True)
+
+    # ---- recognizers and their transcripts of every spoken question and context
+    forms = [s for s in cfg.systems if s in FORMS]
+    asr_dirs = {}
+    if {"native", "romanized", "e2e"} & set(cfg.systems):
+        asr_dirs["char"] = ensure_asr_run(cfg.asr, "char", asr_manifests, root / "asr-char", cfg.threads)
+    if "ipa" in forms:
+        asr_dirs["phone"] = ensure_asr_run(cfg.asr, "phone", asr_manifests, root / "asr-phone", cfg.threads)
+    clips = {"all": list(dict.fromkeys([(u.id, u.audio) for qs in questions.values() for u in qs if u.audio]
+                                       + [(i.question.id, i.question.audio) for its in items.values() for i in its
+                                          if i.question.audio]
+                                       + [(i.id, i.context_audio) for its in items.values() for i in its
+                                          if i.context_audio]))}
+    heard = {unit: dict(zip([c for c, _ in clips["all"]],
+                            transcribe_cached(d, clips, root / f"transcripts-{unit}.json", cfg.asr.decode)["all"]))
+             for unit, d in asr_dirs.items() if {"char": {"native", "romanized"}, "phone": {"ipa"}}[unit] & set(forms)}
+
+    def asr_text(uid, form, lang):  # a clip's transcript in a text form ("" when it has no audio)
+        said = heard["phone" if form == "ipa" else "char"].get(uid, "")
+        return cascade_texts([said], form, [lang])[0]
+
+    # ---- the end-to-end systems hear the char recognizer's frozen frames, computed once
+    frames = {}
+    if "e2e" in cfg.systems:
+        model_cfg = replace(cfg.e2e.model, encoder="asr", name_or_path=cfg.e2e.model.name_or_path or
+                            str(asr_dirs["char"]))
+        cfg = replace(cfg, e2e=replace(cfg.e2e, model=model_cfg))
+        spoken = {u.id: u for qs in questions.values() for u in qs if u.audio}
+        spoken |= {u.id: u for its in items.values() for i in its for u in (i.question, *i.records) if u.audio}
+        t = time.time()
+        frames = dict(zip(spoken, encode_utterances(load_asr_encoder(cfg.e2e.model), list(spoken.values()))))
+        print(f"end-to-end: frames of {len(frames)} clips in {time.time() - t:.0f} s", flush=True)
+
+    # ---- per seed: every task and system
+    scores: dict = {}  # task -> column -> metric -> language -> [per seed]
+    for seed in cfg.seeds:
+        out_dir = root / f"seed-{seed}"
+        done = out_dir / "scores.json"
+        if done.exists() and json.loads(done.read_text(encoding="utf-8"))["config"] == config_to_dict(cfg):
+            result = json.loads(done.read_text(encoding="utf-8"))["scores"]
+        else:
+            result = {}
+            if "closed_book" in cfg.tasks and questions["train"]:
+                result["closed_book"] = closed_book(cfg, seed, out_dir / "closed_book", questions, forms, asr_text,
+                                                    frames, asr_dirs)
+            if "comprehension" in cfg.tasks and items["train"]:
+                result["comprehension"] = comprehension(cfg, seed, out_dir / "comprehension", items, forms, asr_text,
+                                                        frames, asr_dirs)
+            done.parent.mkdir(parents=True, exist_ok=True)
+            done.write_text(json.dumps({"config": config_to_dict(cfg), "scores": result}), encoding="utf-8")
+        for task, columns in result.items():
+            for column, metrics in columns.items():
+                for metric, per_lang in metrics.items():
+                    for lang, v in per_lang.items():
+                        (scores.setdefault(task, {}).setdefault(column, {}).setdefault(metric, {})
+                         .setdefault(lang, []).append(v))
+    write_report(cfg, root, scores, train_langs, test_langs, asr_dirs, (time.time() - t0) / 60)
+    return 0
+
+
+def load_data(cfg: SpokenQAConfig, root: Path):
+    """(questions, items, ASR training manifests), train and dev kept to ``data.train_langs``, test to
+    ``data.eval_langs``; CCFQA has one copy of each fact per language, so its train and test languages must differ."""
+    d = cfg.data
+    if d.source == "facts":
+        paths = build_facts_corpus(d.facts)
+        questions, items = load_facts_qa(paths)
+        manifests = {s: [paths[s], paths[f"records-{s}"]] for s in ("train", "dev", "test")}
+    elif d.source == "ccfqa":
+        questions, items = load_ccfqa(d.path), {"train": [], "dev": [], "test": []}
+        if not d.train_langs or not d.eval_langs or set(d.train_langs) & set(d.eval_langs):
+            raise SystemExit("data.source=ccfqa: give disjoint data.train_langs and data.eval_langs (every CCFQA fact "
+                             "is asked once per language, so a language both trained and tested on leaks)")
+        manifests = {}
+        for s, utts in questions.items():
+            manifests[s] = [write_manifest(root / "data" / f"questions-{s}.jsonl", [u for u in utts if u.audio])]
+    else:
+        questions, items, manifests = {"train": [], "dev": [], "test": []}, load_spoken_squad(d.path), {}
+    keep = {"train": d.train_langs, "dev": d.train_langs, "test": d.eval_langs}
+    questions = {s: [u for u in v if not keep[s] or u.language in keep[s]] for s, v in questions.items()}
+    items = {s: [i for i in v if not keep[s] or i.language in keep[s]] for s, v in items.items()}
+    return questions, items, manifests
+
+
+def per_language(rows, values) -> dict[str, float]:
+    """{language: mean of values, "all": overall mean} for rows with a ``language``."""
+    out = {}
+    for r, v in zip(rows, values):
+        out.setdefault(r.language, []).append(v)
+    out["all"] = list(values)
+    return {k: sum(v) / len(v) for k, v in out.items() if v}
+
+
+# ----------------------------------------------------------------------------- closed-book
+
+
+def closed_book(cfg, seed, out_dir: Path, questions, forms, asr_text, frames, asr_dirs) -> dict:
+    labels = sorted({u.custom["answer"] for u in questions["train"]})
+    index = {a: k for k, a in enumerate(labels)}
+    y = {s: [index.get(u.custom["answer"], -1) for u in v] for s, v in questions.items()}
+    test = questions["test"]
+    results, answers = {}, {}  # column -> metric -> lang -> value; column -> predicted answers on test
+
+    def score(column, pred):
+        answers[column] = [labels[p] for p in pred]
+        results[column] = {"accuracy": per_language(test, [float(p == g) for p, g in zip(pred, y["test"])])}
+
+    for form in forms:
+        pairs = {s: [(gold_text(u, form), y[s][i]) for i, u in enumerate(v)] for s, v in questions.items()}
+        run_dir = out_dir / f"text-{form}"
+        run = train_text_classifier(cfg.text, form, pairs["train"], pairs["dev"], labels, run_dir, seed=seed,
+                                    max_steps=cfg.text.train.max_steps, label_key="answer")
+        score(f"text {form}", classify_texts(run, [t for t, _ in pairs["test"]]).argmax(1).tolist())
+        if any(u.audio for u in test):
+            spoken = [asr_text(u.id, form, u.language) for u in test]
+            score(f"cascade {form}", classify_texts(run, spoken).argmax(1).tolist())
+            save_cascade(out_dir / f"cascade-{form}", asr_dirs["phone" if form == "ipa" else "char"], run_dir, form)
+    if frames:
+        pick = {s: [i for i, u in enumerate(v) if u.id in frames] for s, v in questions.items()}
+        model = train_frame_classifier(
+            replace(cfg.e2e.model, num_classes=len(labels)), replace(cfg.e2e.train, seed=seed),
+            *[[(frames[questions[s][i].id], y[s][i]) for i in pick[s]] for s in ("train", "dev")], labels,
+            out_dir / "e2e", batch_size=cfg.e2e.batch_size, label_key="answer")
+        score("end-to-end", predict_frames(model, [frames[u.id] for u in test]).argmax(1).tolist())
+    for column, given in answers.items():  # CCFQA's consistency: the same fact, other languages / the other modality
+        by_fact, right = {}, {}
+        for u, a in zip(test, given):
+            by_fact.setdefault(u.custom["fact"], {})[u.language] = a
+            right.setdefault(u.custom["fact"], {})[u.language] = a == u.custom["answer"]
+        results[column]["consistency"] = {"all": qa_metrics.cross_lingual_consistency(by_fact)["all_same"]}
+        results[column]["consistent_correct"] = {"all": sum(all(v.values()) for v in right.values()) / len(right)}
+        form = column.split()[-1]
+        if column.startswith("cascade") and f"text {form}" in answers:
+            same = [float(a == b) for a, b in zip(given, answers[f"text {form}"])]
+            results[column]["speech=text"] = per_language(test, same)
+    print(f"closed-book seed {seed}: accuracy % " + ", ".join(f"{c} {100 * r['accuracy']['all']:.1f}"
+                                                              for c, r in results.items()), flush=True)
+    return results
+
+
+# ----------------------------------------------------------------------------- comprehension
+
+
+def comprehension(cfg, seed, out_dir: Path, items, forms, asr_text, frames, asr_dirs) -> dict:
+    test = items["test"]
+    results = {}
+
+    def score(column, preds, golds):
+        results[column] = {"em": per_language(test, [qa_metrics.exact_match(p, g) for p, g in zip(preds, golds)]),
+                           "f1": per_language(test, [qa_metrics.token_f1(p, g) for p, g in zip(preds, golds)])}
+        return preds
+
+    for form in forms:
+        ex = {s: [item_example(i, form) for i in v] for s, v in items.items()}
+        run_dir = out_dir / f"text-{form}"
+        run = train_qa_model(cfg.qa, form, [e for e, _ in ex["train"]], [e for e, _ in ex["dev"]], run_dir, seed=seed,
+                             max_steps=cfg.qa.train.max_steps, max_answer_tokens=cfg.max_answer_tokens)
+        golds = [a for _, a in ex["test"]]
+        written_q = [q for (q, _, _), _ in ex["test"]]
+        score(f"text {form}", answer(run, written_q, [c for (_, c, _), _ in ex["test"]]), golds)
+        if all(i.context_audio for i in test):
+            heard_ctx = [asr_text(i.id, form, i.language) for i in test]
+            by_text = score(f"cascade {form}, written q", answer(run, written_q, heard_ctx), golds)
+            if all(i.question.audio for i in test):
+                heard_q = [asr_text(i.question.id, form, i.language) for i in test]
+                by_speech = score(f"cascade {form}", answer(run, heard_q, heard_ctx), golds)
+                same = [float(qa_metrics.normalize_answer(a) == qa_metrics.normalize_answer(b))
+                        for a, b in zip(by_speech, by_text)]
+                results[f"cascade {form}"]["speech=text"] = per_language(test, same)
+            save_cascade(out_dir / f"cascade-{form}", asr_dirs["phone" if form == "ipa" else "char"], run_dir, form)
+    if frames and all(i.records and i.question.id in frames for v in items.values() for i in v):
+        data = {s: [(frames[i.question.id], [frames[r.id] for r in i.records], i.answer_index) for i in v]
+                for s, v in items.items()}
+        sel = cfg.selector
+        model = train_selector(frames[test[0].question.id].shape[1], sel.hidden, replace(sel.train, seed=seed),
+                               data["train"], data["dev"], out_dir / "e2e", asr_dirs["char"],
+                               batch_size=sel.batch_size)
+        chosen = [int(p.argmax()) for p in predict_records(model, data["test"])]
+        native = [item_example(i, "native")[1] for i in test]
+        picked = [item_example(replace(i, answer_index=k, answer_text=i.records[k].custom["answer_text"]),
+                               "native")[1] for i, k in zip(test, chosen)]
+        score("end-to-end", picked, native)
+    print(f"comprehension seed {seed}: F1 % " + ", ".join(f"{c} {100 * r['f1']['all']:.1f}"
+                                                        for c, r in results.items()), flush=True)
+    return results
+
+
+# ----------------------------------------------------------------------------- report
+
+
+def write_report(cfg, root: Path, scores, train_langs, test_langs, asr_dirs, minutes: float) -> None:
+    marks = {lang: "zero-shot" for lang in test_langs if lang not in train_langs}
+    parts = [f"Source: {cfg.data.source}; trained on {', '.join(train_langs)}; tested on {', '.join(test_langs)}; "
+             f"seeds {cfg.seeds}; recognizers: " + ", ".join(f"{u} {d}" for u, d in asr_dirs.items())
+             + f"; {minutes:.1f} min in all."]
+    for task, columns in scores.items():
+        metrics = ["accuracy", "speech=text"] if task == "closed_book" else ["em", "f1", "speech=text"]
+        for m in metrics:
+            cells = {c: {lang: x for lang, x in v[m].items() if lang != "all"} for c, v in columns.items() if m in v}
+            if cells:
+                parts.append(f"## {task}: {m}\n\n" + seeds_table(cells, m, marks=marks))
+        cons = {c: v for c, v in columns.items() if "consistency" in v}
+        if cons:
+            def pm(values):
+                return f"{100 * mean_sd(values)[0]:.1f} ± {100 * mean_sd(values)[1]:.1f}"
+            rows = "\n".join(f"| {c} | {pm(v['consistency']['all'])} | {pm(v['consistent_correct']['all'])} |"
+                             for c, v in cons.items())
+            parts.append(f"## {task}: cross-lingual consistency (share of facts answered the same in every test "
+                         f"language; and the same and right, %)\n\n| system | same answer | same and right |\n"
+                         f"|---|---:|---:|\n{rows}")
+    (root / "results.md").write_text("# Spoken question answering\n\n" + "\n\n".join(parts) + "\n", encoding="utf-8")
+    (root / "results.json").write_text(json.dumps({"scores": scores, "train_langs": train_langs,
+                                                   "test_langs": test_langs, "minutes": minutes}, indent=1),
+                                       encoding="utf-8")
+    print("\n\n".join(parts), f"\nresults: {root / 'results.md'}", flush=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1], sys.argv[2:]))
