@@ -2,7 +2,8 @@
 
 One ``gr.Blocks`` app with a tab per task: transcribe (ASR), phonemes (into any espeak-ng language's inventory, three
 decoding modes side by side), classify (emotion / abuse, class probabilities), understand (spoken intents: an
-ASR -> text cascade showing its transcript, or an end-to-end run), speak (TTS and voice cloning from a
+ASR -> text cascade showing its transcript, or an end-to-end run), ask (spoken QA: a spoken or written question
+about a spoken context, through a QA cascade or the end-to-end listener), speak (TTS and voice cloning from a
 reference clip). Each tab lists the compatible runs it finds under ``--runs`` and says how to train one when there is
 none. It imports only the tasks' ``run.py`` modules (and ``zeroshot`` for the phoneme modes); audio is decoded by
 :mod:`polyvox.data.audio`, so a bad upload gets the command line's message, shown in the UI. Safe defaults: bound to
@@ -29,14 +30,18 @@ TRAIN_HINTS = {
     "classify": "polyvox train recipes/emotion/configs/base.yaml",
     "tts": "polyvox train recipes/tts/configs/base.yaml   (after make main)",
     "understand": "polyvox train speech_classification",
+    "ask": "polyvox train spoken_qa",
 }
 
 
 def run_kind(run_dir: Path) -> str | None:
     """"asr", "classify", "tts", "understand" (an ASR -> text cascade) or None, from the files a finished run
     directory holds."""
+    if (run_dir / "spoken_qa.json").exists():
+        return "ask"
     if (run_dir / "cascade.json").exists():
-        return "understand"
+        text_run = json.loads((run_dir / "cascade.json").read_text(encoding="utf-8")).get("text_run", "")
+        return "ask" if (run_dir / text_run / "polyvox_qa.json").exists() else "understand"
     if not (run_dir / "model.safetensors").exists() or not (run_dir / "config.yaml").exists():
         return None
     if (run_dir / "languages.json").exists():
@@ -50,10 +55,10 @@ def run_kind(run_dir: Path) -> str | None:
 
 def find_runs(root: str | os.PathLike) -> dict[str, list[str]]:
     """Finished runs under ``root`` by kind, sorted (checkpoint folders are not runs)."""
-    out: dict[str, list[str]] = {"asr": [], "classify": [], "tts": [], "understand": []}
+    out: dict[str, list[str]] = {"asr": [], "classify": [], "tts": [], "understand": [], "ask": []}
     root = Path(root)
     if root.is_dir():
-        marks = sorted([*root.rglob("config.yaml"), *root.rglob("cascade.json")])
+        marks = sorted([*root.rglob("config.yaml"), *root.rglob("cascade.json"), *root.rglob("spoken_qa.json")])
         for mark in marks:
             if "checkpoints" in mark.parts:
                 continue
@@ -71,6 +76,13 @@ def _load(kind: str, run_dir: str):
         from polyvox.multimodal.cli import load_understanding
 
         return load_understanding(run_dir)
+    if kind == "ask":
+        from polyvox.multimodal.cli import load_answering
+
+        answering = load_answering(run_dir)
+        if answering is None:
+            raise ValueError(f"{run_dir}: not a spoken QA run (a QA cascade or spoken_qa.json)")
+        return answering
     if kind == "asr":
         from polyvox.speech.asr.run import load_run
     elif kind == "classify":
@@ -182,6 +194,27 @@ def understand(run_dir: str, audio: str, lang: str = "") -> tuple[dict[str, floa
     return out["probs"], out["transcript"] or NOTHING, out["text"] or NOTHING
 
 
+def ask(run_dir: str, question_audio: str | None, question_text: str, context: str,
+        lang: str = "") -> tuple[str, str, str]:
+    """(the answer, the question as the model read it, the context as the recognizer heard it) for a spoken or
+    written question about a spoken context."""
+    answering = _run("ask", run_dir)
+    ctx = _audio(context, "context")
+    if question_audio:
+        question = _audio(question_audio, "question")
+    elif question_text.strip():
+        question = question_text.strip()
+    else:
+        raise _error("no question: record or upload one, or type it")
+    try:
+        out = answering([question], ctx, lang.strip() or None)[0]
+    except ValueError as e:
+        raise _error(str(e)) from None
+    if "context_text" not in out:  # the end-to-end listener: no text anywhere
+        return out["answer"], "(end-to-end: no transcript)", "(end-to-end: no transcript)"
+    return out["answer"] or NOTHING, out["question_text"] or NOTHING, out["context_text"] or NOTHING
+
+
 def speak(run_dir: str, text: str, lang: str, reference: str | None) -> tuple[int, np.ndarray]:
     """(16000, waveform) of ``text`` in ``lang`` in the voice of ``reference``."""
     from polyvox.speech.tts.run import TtsInputError, synthesize
@@ -257,6 +290,19 @@ def build_app(runs_root: str | os.PathLike = "work/runs"):
                     gr.Textbox(label="transcript (cascade)", elem_id="und-transcript"),
                     gr.Textbox(label="text the classifier read", elem_id="und-text")]
             button.click(understand, [run, audio, lang], outs, api_name="understand")
+        with gr.Tab("Ask"):
+            run = picker("ask", "ask-run")
+            context = gr.Audio(sources=["upload", "microphone"], type="filepath", label="spoken context",
+                               elem_id="ask-context")
+            question = gr.Audio(sources=["upload", "microphone"], type="filepath", label="spoken question",
+                                elem_id="ask-audio")
+            typed = gr.Textbox(label="or a written question (cascades)", value="", elem_id="ask-text")
+            lang = gr.Textbox(label="language code (for romanization / G2P; optional)", value="", elem_id="ask-lang")
+            button = gr.Button("Answer", elem_id="ask-button")
+            outs = [gr.Textbox(label="answer", elem_id="ask-out"),
+                    gr.Textbox(label="question the model read", elem_id="ask-question"),
+                    gr.Textbox(label="context the recognizer heard", elem_id="ask-heard")]
+            button.click(ask, [run, question, typed, context, lang], outs, api_name="ask")
         with gr.Tab("Speak"):
             run = picker("tts", "tts-run")
             text = gr.Textbox(label="text", value="", elem_id="tts-text")

@@ -40,14 +40,15 @@ def ensure_asr_run(asr, unit: str, manifests: Mapping[str, Sequence[str | Path]]
 
 
 def transcribe_cached(run_dir: Path, items: Mapping[str, Sequence[tuple[str, str]]], cache: Path,
-                      decode: str = "greedy", chunk: int = 256) -> dict[str, list[str]]:
+                      decode: str = "greedy", chunk: int = 256, long_form: bool = False) -> dict[str, list[str]]:
     """{split: transcripts in row order} of ``items`` ({split: [(id, audio path)]}), cached in ``cache`` (keyed by
-    id, invalidated when the recognizer's weights or the decode setting change)."""
+    id, invalidated when the recognizer's weights, the decode setting or ``long_form`` change). ``long_form``
+    decodes each clip piece by piece between its pauses (:func:`polyvox.speech.asr.run.transcribe_long`)."""
     from polyvox.data.audio import load_audio
     from polyvox.speech.asr.decoding import DecodeConfig
-    from polyvox.speech.asr.run import load_run, transcribe
+    from polyvox.speech.asr.run import load_run, transcribe, transcribe_long
 
-    stamp = {"asr_run": str(run_dir.resolve()), "decode": decode,
+    stamp = {"asr_run": str(run_dir.resolve()), "decode": decode, "long_form": long_form,
              "weights_mtime": (run_dir / MODEL_FILE).stat().st_mtime}
     saved = json.loads(cache.read_text(encoding="utf-8")) if cache.exists() else {}
     if saved.get("stamp") != stamp:
@@ -58,7 +59,8 @@ def transcribe_cached(run_dir: Path, items: Mapping[str, Sequence[tuple[str, str
         t = time.time()
         for start in range(0, len(todo), chunk):  # a chunk of audio in memory at a time
             part = todo[start:start + chunk]
-            for (uid, _), text in zip(part, transcribe(run, [load_audio(a)[0] for _, a in part])):
+            decode_clips = transcribe_long if long_form else transcribe
+            for (uid, _), text in zip(part, decode_clips(run, [load_audio(a)[0] for _, a in part])):
                 saved["texts"][uid] = text
         cache.parent.mkdir(parents=True, exist_ok=True)
         cache.write_text(json.dumps(saved, ensure_ascii=False), encoding="utf-8")

@@ -119,17 +119,25 @@ def written_in_form(texts: Sequence[str], form: str, languages: Sequence[str | N
     return [ipa_words(clean_ipa(g2p_raw(t, lang or "en"))) for t, lang in zip(texts, languages, strict=True)]
 
 
-def answer_questions(run: CascadeRun, questions: Sequence, context, language: str | None = None) -> list[dict]:
+LONG_CONTEXT_S = 30.0  # longer contexts are decoded piece by piece between their pauses
+
+
+def answer_questions(run: CascadeRun, questions: Sequence, context, language: str | None = None,
+                     long_form: bool | None = None) -> list[dict]:
     """A QA cascade: each question (a 16 kHz waveform, or written text) about one spoken ``context`` (a waveform)
-    -> {"answer", "question_text", "context_text", "transcript"}: the context and spoken questions are transcribed,
+    -> {"answer", "question_text", "context_text", "transcript"}: the context (piece by piece between its pauses
+    when ``long_form``; by default when it is over 30 s) and the spoken questions are transcribed,
     put in the run's text form, and the span model picks the answer in the context's text."""
-    from polyvox.speech.asr.run import transcribe
+    from polyvox.speech.asr.run import transcribe, transcribe_long
     from polyvox.text.qa.run import answer
 
     if not is_qa_cascade(run):
         raise ValueError(f"{run.run_dir}: the text half is a classifier, not a QA model; use understand()")
     spoken = [i for i, q in enumerate(questions) if not isinstance(q, str)]
-    heard = transcribe(run.asr, [context] + [questions[i] for i in spoken])
+    if long_form is None:  # a recognizer trained on sentences decodes a few of them at once better than pieces
+        long_form = len(context) / 16000 > LONG_CONTEXT_S
+    heard = (transcribe_long if long_form else transcribe)(run.asr, [context])
+    heard += transcribe(run.asr, [questions[i] for i in spoken])
     context_text = cascade_texts(heard[:1], run.text_form, [language])[0]
     texts = written_in_form([q if isinstance(q, str) else "" for q in questions], run.text_form,
                             [language] * len(questions))

@@ -115,6 +115,7 @@ class SpokenQAConfig:
     text: TextPartConfig = field(default_factory=TextPartConfig)  # closed-book: question text -> answer class
     qa: TextPartConfig = field(default_factory=TextPartConfig)  # comprehension: (question, context) -> answer span
     max_answer_tokens: int = 12
+    long_form_contexts: bool = False  # decode contexts piece by piece between pauses (for minutes-long contexts)
 
     def __post_init__(self):
         for name, values, allowed in (("tasks", self.tasks, QA_TASKS), ("systems", self.systems, SYSTEMS)):

@@ -73,14 +73,17 @@ def main(config_path: str, overrides: list[str]) -> int:
         asr_dirs["char"] = ensure_asr_run(cfg.asr, "char", asr_manifests, root / "asr-char", cfg.threads)
     if "ipa" in forms:
         asr_dirs["phone"] = ensure_asr_run(cfg.asr, "phone", asr_manifests, root / "asr-phone", cfg.threads)
-    clips = {"all": list(dict.fromkeys([(u.id, u.audio) for qs in questions.values() for u in qs if u.audio]
-                                       + [(i.question.id, i.question.audio) for its in items.values() for i in its
-                                          if i.question.audio]
-                                       + [(i.id, i.context_audio) for its in items.values() for i in its
-                                          if i.context_audio]))}
-    heard = {unit: dict(zip([c for c, _ in clips["all"]],
-                            transcribe_cached(d, clips, root / f"transcripts-{unit}.json", cfg.asr.decode)["all"]))
-             for unit, d in asr_dirs.items() if {"char": {"native", "romanized"}, "phone": {"ipa"}}[unit] & set(forms)}
+    said = list(dict.fromkeys([(u.id, u.audio) for qs in questions.values() for u in qs if u.audio]
+                              + [(i.question.id, i.question.audio) for its in items.values() for i in its
+                                 if i.question.audio]))
+    contexts = [(i.id, i.context_audio) for its in items.values() for i in its if i.context_audio]
+    heard = {}  # unit -> clip id -> transcript
+    for unit, d in asr_dirs.items():
+        if {"char": {"native", "romanized"}, "phone": {"ipa"}}[unit] & set(forms):
+            texts = transcribe_cached(d, {"q": said}, root / f"transcripts-{unit}.json", cfg.asr.decode)["q"]
+            texts += transcribe_cached(d, {"c": contexts}, root / f"transcripts-{unit}-contexts.json", cfg.asr.decode,
+                                       long_form=cfg.long_form_contexts)["c"]
+            heard[unit] = dict(zip([c for c, _ in said + contexts], texts))
 
     def asr_text(uid, form, lang):  # a clip's transcript in a text form ("" when it has no audio)
         said = heard["phone" if form == "ipa" else "char"].get(uid, "")
@@ -100,21 +103,20 @@ def main(config_path: str, overrides: list[str]) -> int:
 
     # ---- per seed: every task and system
     scores: dict = {}  # task -> column -> metric -> language -> [per seed]
+    runners = {"closed_book": (closed_book, questions), "comprehension": (comprehension, items)}
     for seed in cfg.seeds:
-        out_dir = root / f"seed-{seed}"
-        done = out_dir / "scores.json"
-        if done.exists() and json.loads(done.read_text(encoding="utf-8"))["config"] == config_to_dict(cfg):
-            result = json.loads(done.read_text(encoding="utf-8"))["scores"]
-        else:
-            result = {}
-            if "closed_book" in cfg.tasks and questions["train"]:
-                result["closed_book"] = closed_book(cfg, seed, out_dir / "closed_book", questions, forms, asr_text,
-                                                    frames, asr_dirs)
-            if "comprehension" in cfg.tasks and items["train"]:
-                result["comprehension"] = comprehension(cfg, seed, out_dir / "comprehension", items, forms, asr_text,
-                                                        frames, asr_dirs)
-            done.parent.mkdir(parents=True, exist_ok=True)
-            done.write_text(json.dumps({"config": config_to_dict(cfg), "scores": result}), encoding="utf-8")
+        result = {}
+        for task in cfg.tasks:
+            run_task, data = runners[task]
+            if not data["train"]:
+                continue
+            out_dir = root / f"seed-{seed}" / task
+            done = out_dir / "scores.json"  # a finished (seed, task) with the same config is reused
+            if done.exists() and json.loads(done.read_text(encoding="utf-8"))["config"] == config_to_dict(cfg):
+                result[task] = json.loads(done.read_text(encoding="utf-8"))["scores"]
+                continue
+            result[task] = run_task(cfg, seed, out_dir, data, forms, asr_text, frames, asr_dirs)
+            done.write_text(json.dumps({"config": config_to_dict(cfg), "scores": result[task]}), encoding="utf-8")
         for task, columns in result.items():
             for column, metrics in columns.items():
                 for metric, per_lang in metrics.items():

@@ -168,3 +168,16 @@ def test_load_audio_bytes_same_contract():
         assert str(e.value).startswith("ds[train] row 3: ") and reason in str(e.value)
     with pytest.raises(AudioError, match="disagrees"):
         load_audio_bytes(_wav_bytes(tone(1.0), 16000), expected_duration=2.0)
+
+
+def test_speech_segments_split_at_long_pauses_only():
+    from polyvox.data.audio import speech_segments
+
+    sr = 16000
+    tone = lambda s: 0.3 * np.sin(np.arange(int(s * sr)) * 0.1).astype(np.float32)  # noqa: E731
+    quiet = lambda s: np.zeros(int(s * sr), dtype=np.float32)  # noqa: E731
+    wav = np.concatenate([tone(0.5), quiet(0.2), tone(0.4), quiet(0.6), tone(0.3), quiet(0.1)])
+    segs = speech_segments(wav, sr)
+    assert len(segs) == 2  # the 0.2 s pause (a comma) stays inside the first stretch
+    assert segs[0][0] == 0.0 and abs(segs[0][1] - 1.1) < 0.03 and abs(segs[1][0] - 1.7) < 0.03
+    assert speech_segments(quiet(0.01), sr) == [] and speech_segments(np.zeros(0, np.float32), sr) == []

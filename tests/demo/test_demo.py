@@ -54,6 +54,17 @@ def runs_root(trained_run, tmp_path_factory):  # noqa: F811
     save_run(text_run, build_model(TextModelConfig(hidden_size=16, intermediate_size=32), tok, ["On", "Time"]), tok,
              text_form=form, label_key="intent")
     save_cascade(root / "speech_classification" / "cascade", root / "asr_ctc" / "tiny", text_run, form)
+    # spoken QA: an (untrained) QA cascade and an end-to-end listener on the tiny recognizer
+    from polyvox.multimodal.spoken_qa import RecordSelector, save_selector
+    from polyvox.speech.asr.run import load_run as load_asr
+    from polyvox.text.qa.run import save_run as save_qa
+    from polyvox.text.qa.task import build_qa_model
+
+    qa_run = root / "spoken_qa" / "text-qa"
+    save_qa(qa_run, build_qa_model(TextModelConfig(hidden_size=16, intermediate_size=32), tok), tok, text_form=form)
+    save_cascade(root / "spoken_qa" / "cascade", root / "asr_ctc" / "tiny", qa_run, form)
+    dim = int(load_asr(root / "asr_ctc" / "tiny").model.hidden_size)
+    save_selector(root / "spoken_qa" / "e2e", RecordSelector(dim, 8), root / "asr_ctc" / "tiny")
     return root
 
 
@@ -77,7 +88,8 @@ def test_runs_are_found_by_kind(runs_root, tmp_path):
     assert runs["asr"] == [str(runs_root / "asr_ctc" / "tiny")] and runs["tts"] == [str(runs_root / "tts" / "tiny")]
     assert runs["classify"] == [] and run_kind(tmp_path) is None
     assert runs["understand"] == [str(runs_root / "speech_classification" / "cascade")]
-    assert find_runs(tmp_path / "missing") == {"asr": [], "classify": [], "tts": [], "understand": []}
+    assert runs["ask"] == [str(runs_root / "spoken_qa" / "cascade"), str(runs_root / "spoken_qa" / "e2e")]
+    assert find_runs(tmp_path / "missing") == {"asr": [], "classify": [], "tts": [], "understand": [], "ask": []}
 
 
 @pytest.mark.slow
@@ -95,6 +107,18 @@ def test_every_tab_answers_through_the_api(app_url, runs_root, clip, tmp_path):
     probs, transcript, read = c.predict(str(runs_root / "speech_classification" / "cascade"), handle_file(clip), "en",
                                         api_name="/understand")
     assert {x["label"] for x in probs["confidences"]} == {"On", "Time"} and transcript and read
+    qa = str(runs_root / "spoken_qa" / "cascade")
+    said, question, heard = c.predict(qa, handle_file(clip), "", handle_file(clip), "en", api_name="/ask")
+    assert said and question and heard  # "(nothing recognized)" when the tiny recognizer emits nothing
+    said, question, _ = c.predict(qa, None, "what is the currency of japan", handle_file(clip), "en", api_name="/ask")
+    assert isinstance(said, str) and said and question
+    said, question, _ = c.predict(str(runs_root / "spoken_qa" / "e2e"), handle_file(clip), "", handle_file(clip), "",
+                                  api_name="/ask")
+    assert said.startswith("record ") and question == "(end-to-end: no transcript)"
+    with pytest.raises(Exception, match="written ones need a cascade"):
+        c.predict(str(runs_root / "spoken_qa" / "e2e"), None, "a typed question", handle_file(clip), "", api_name="/ask")
+    with pytest.raises(Exception, match="no context"):
+        c.predict(qa, handle_file(clip), "", None, "", api_name="/ask")
     ref = save_audio(tmp_path / "ref.wav", (0.3 * np.sin(np.arange(24000) / 8)).astype(np.float32))
     wav_path = c.predict(str(runs_root / "tts" / "tiny"), "hello world", "en", handle_file(str(ref)),
                          api_name="/speak")
@@ -154,6 +178,12 @@ def test_in_a_real_browser(app_url, clip, tmp_path):
         page.locator("#und-button").click()
         expect(page.locator("#und-transcript textarea")).not_to_have_value("", timeout=30000)
         page.screenshot(path=str(shots / "understand.png"), full_page=True)
+        page.get_by_role("tab", name="Ask").click()
+        page.locator("#ask-context input[type=file]").set_input_files(clip)
+        page.locator("#ask-text textarea").fill("what is the currency of japan")
+        page.locator("#ask-button").click()
+        expect(page.locator("#ask-heard textarea")).not_to_have_value("", timeout=30000)
+        page.screenshot(path=str(shots / "ask.png"), full_page=True)
         for tab in ("Phonemes", "Classify"):
             page.get_by_role("tab", name=tab).click()
             page.screenshot(path=str(shots / f"{tab.lower()}.png"), full_page=True)
@@ -166,4 +196,4 @@ def test_in_a_real_browser(app_url, clip, tmp_path):
                ).to_be_attached(timeout=60000)
         page.screenshot(path=str(shots / "speak.png"), full_page=True)
         browser.close()
-    assert len(list(shots.glob("*.png"))) == 5
+    assert len(list(shots.glob("*.png"))) == 6

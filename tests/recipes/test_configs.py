@@ -15,12 +15,13 @@ ROOT = Path(__file__).resolve().parents[2]
 CONFIGS = sorted((ROOT / "recipes").glob("*/configs/*.yaml"))
 # the script a config runs -> the dataclass its main() loads it into
 from polyvox.speech.tts.config import TtsConfig  # noqa: E402
-from polyvox.multimodal.config import SpeechClassificationConfig  # noqa: E402
+from polyvox.multimodal.config import SpeechClassificationConfig, SpokenQAConfig  # noqa: E402
 from polyvox.text.classify.config import TextClassificationConfig  # noqa: E402
 
 CONFIG_CLASS = {"asr_ctc": AsrConfig, "phoneme_recognition": PhonemeConfig,
                 "utterance_classification": ClassificationConfig, "tts": TtsConfig,
-                "text_classification": TextClassificationConfig, "speech_classification": SpeechClassificationConfig}
+                "text_classification": TextClassificationConfig, "speech_classification": SpeechClassificationConfig,
+                "spoken_qa": SpokenQAConfig}
 
 
 def test_every_recipe_script_is_covered():

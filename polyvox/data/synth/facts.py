@@ -39,7 +39,7 @@ import numpy as np
 from polyvox.data.audio import DEFAULT_SAMPLE_RATE, load_audio, save_audio
 from polyvox.data.espeak import espeak_binary
 from polyvox.data.ipa import clean_ipa
-from polyvox.data.manifest import Utterance, split_manifest, write_manifest
+from polyvox.data.manifest import Utterance, read_manifest, split_manifest, write_manifest
 from polyvox.data.paths import CORPUS_ROOT
 from polyvox.data.synth.corpus import SPLITS, g2p_raw, make_speakers, parse_langs
 from polyvox.data.synth.tasks import TaskJob, _check, speak
@@ -80,6 +80,8 @@ QUESTIONS = {
 DEFAULT_FACT_LANGS = tuple(QUESTIONS)
 RECORD = "{x}, {v}."  # one record of a spoken context: "entity, value."
 STAMP = "synth_facts.json"
+CONTEXT_STAMP = "contexts.json"
+CONTEXT_KEYS = ("contexts_per_speaker", "records_per_context", "train_contexts_per_speaker")  # not in the audio
 CURRENCY_DATE = datetime.date(2025, 1, 1)  # CLDR's currency history is dated; fix the date so the facts are stable
 
 
@@ -159,8 +161,10 @@ class FactsCorpusConfig:
     countries: list[str] = field(default_factory=lambda: list(DEFAULT_COUNTRIES))
     relations: list[str] = field(default_factory=lambda: list(RELATIONS))
     speakers: int = 4  # speaker-disjoint splits: 2 train, 1 dev, 1 test speaker per language by default
-    contexts_per_speaker: int = 24  # listening-comprehension examples per speaker and language
+    contexts_per_speaker: int = 24  # spoken listening-comprehension contexts (a wav each) per speaker
     records_per_context: int = 4
+    train_contexts_per_speaker: int = 0  # more training contexts per training speaker, drawn from its records with
+    # no context wav: the text QA model trains on their text, the end-to-end listener on their records' frames
     jitter: float = 1.0
     seed: int = 0
     dir: str = ""  # default: work/synth_facts/<hash of the spec>
@@ -169,7 +173,7 @@ class FactsCorpusConfig:
 def facts_corpus_dir(c: FactsCorpusConfig) -> Path:
     if c.dir:
         return Path(c.dir)
-    spec = json.dumps({k: v for k, v in asdict(c).items() if k != "dir"}, sort_keys=True)
+    spec = json.dumps({k: v for k, v in asdict(c).items() if k != "dir" and k not in CONTEXT_KEYS}, sort_keys=True)
     return CORPUS_ROOT.parent / "synth_facts" / hashlib.sha1(spec.encode()).hexdigest()[:10]
 
 
@@ -194,10 +198,31 @@ def synthesize_facts_corpus(c: FactsCorpusConfig, workers: int | None = None) ->
     if c.records_per_context < 2:
         raise FactsError(f"records_per_context: need >= 2, got {c.records_per_context}")
     paths = corpus_paths(out_dir)
-    params = {k: v for k, v in asdict(c).items() if k != "dir"} | {"langs": codes, "task": "facts"}
+    params = {k: v for k, v in asdict(c).items() if k != "dir" and k not in CONTEXT_KEYS} | {"langs": codes,
+                                                                                             "task": "facts"}
     stamp = out_dir / STAMP
-    if stamp.exists() and all(p.exists() for p in paths.values()) and json.loads(stamp.read_text()) == params:
-        return paths
+    spoken = [paths[k] for s in SPLITS for k in (s, f"records-{s}")]
+    if not (stamp.exists() and all(p.exists() for p in spoken) and json.loads(stamp.read_text()) == params):
+        _speak_facts(c, codes, facts, out_dir, paths, workers)
+        stamp.write_text(json.dumps(params, indent=1, sort_keys=True))
+    context_params = {k: getattr(c, k) for k in CONTEXT_KEYS} | {"audio": params}
+    context_stamp = out_dir / CONTEXT_STAMP
+    if not (context_stamp.exists() and json.loads(context_stamp.read_text()) == context_params
+            and all(paths[f"comprehension-{s}"].exists() for s in SPLITS)):
+        for name in SPLITS:
+            questions, records = read_manifest(paths[name]), read_manifest(paths[f"records-{name}"])
+            rows = draw_contexts(questions, records, c, out_dir)
+            if name == "train" and c.train_contexts_per_speaker:
+                rows += draw_contexts(questions, records, c, out_dir, count=c.train_contexts_per_speaker,
+                                      with_audio=False)
+            paths[f"comprehension-{name}"].write_text("".join(json.dumps(r, ensure_ascii=False) + "\n"
+                                                              for r in rows), encoding="utf-8")
+        context_stamp.write_text(json.dumps(context_params, indent=1, sort_keys=True))
+    return paths
+
+
+def _speak_facts(c: FactsCorpusConfig, codes, facts, out_dir: Path, paths, workers) -> None:
+    """Every question and record of every speaker, split by speaker into the question and record manifests."""
     espeak_binary()
     jobs = []
     for code in codes:
@@ -211,8 +236,7 @@ def synthesize_facts_corpus(c: FactsCorpusConfig, workers: int | None = None) ->
                     jobs.append(TaskJob(uid, code, len(jobs), spk, f.answer, spk.voice, pitch, rate, 100, "medium",
                                         lambda _a, t=text: t, out_dir / "wavs" / code / f"{uid}.wav"))
     with ThreadPoolExecutor(max_workers=max(1, workers or os.cpu_count() or 1)) as pool:
-        utts = list(pool.map(lambda j: speak(j, "answer", allow_switches=True), jobs))
-    utts = [_with_fact_fields(u, facts) for u in utts]
+        utts = list(pool.map(lambda j: _with_fact_fields(speak(j, "answer", allow_switches=True), facts), jobs))
     questions = [u for u in utts if u.custom["kind"] == "question"]
     parts = split_manifest(questions, SPLITS, seed=c.seed, by_speaker=True)
     split_of = {u.speaker: name for name, part in parts.items() for u in part}
@@ -221,11 +245,6 @@ def synthesize_facts_corpus(c: FactsCorpusConfig, workers: int | None = None) ->
         records = sorted((u for u in utts if u.custom["kind"] == "record" and split_of[u.speaker] == name),
                          key=lambda u: u.id)
         write_manifest(paths[f"records-{name}"], records)
-        rows = draw_contexts(parts[name], records, c, out_dir)
-        paths[f"comprehension-{name}"].write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows),
-                                                  encoding="utf-8")
-    stamp.write_text(json.dumps(params, indent=1, sort_keys=True))
-    return paths
 
 
 def _with_fact_fields(u: Utterance, facts: Sequence[Fact]) -> Utterance:
@@ -244,10 +263,12 @@ def _with_fact_fields(u: Utterance, facts: Sequence[Fact]) -> Utterance:
 
 
 def draw_contexts(questions: Sequence[Utterance], records: Sequence[Utterance], c: FactsCorpusConfig,
-                  out_dir: Path, gap_s: float = 0.5) -> list[dict]:
-    """``contexts_per_speaker`` comprehension rows per speaker: ``records_per_context`` records of one relation with
-    distinct answers, concatenated into one wav with ``gap_s`` of silence between them; the question asks about one
-    of them (same speaker). Row: {id, language, speaker, relation, question, records, answer_index, audio, spans}."""
+                  out_dir: Path, gap_s: float = 0.5, *, count: int | None = None,
+                  with_audio: bool = True) -> list[dict]:
+    """``count`` (default ``contexts_per_speaker``) comprehension rows per speaker: ``records_per_context`` records
+    of one relation with distinct answers, concatenated into one wav with ``gap_s`` of silence between them (unless
+    not ``with_audio``: then ``audio`` is "" and the ids are ``...-txt``); the question asks about one of them (same
+    speaker). Row: {id, language, speaker, relation, question, records, answer_index, audio, spans}."""
     by_speaker = {}
     for r in records:
         by_speaker.setdefault(r.speaker, []).append(r)
@@ -255,8 +276,9 @@ def draw_contexts(questions: Sequence[Utterance], records: Sequence[Utterance], 
     rows = []
     for spk in sorted(by_speaker):
         recs = by_speaker[spk]
-        for k in range(c.contexts_per_speaker):
-            rng = random.Random(f"context:{c.seed}:{spk}:{k}")
+        for k in range(c.contexts_per_speaker if count is None else count):
+            tag = "ctx" if with_audio else "txt"
+            rng = random.Random(f"context:{c.seed}:{spk}:{tag}:{k}")
             relation = rng.choice(sorted({r.custom["relation"] for r in recs}))
             pool, chosen, answers = [r for r in recs if r.custom["relation"] == relation], [], set()
             for r in rng.sample(pool, len(pool)):
@@ -267,7 +289,7 @@ def draw_contexts(questions: Sequence[Utterance], records: Sequence[Utterance], 
             if len(chosen) < 2:
                 raise FactsError(f"{spk}: fewer than 2 {relation} records with distinct answers; add countries")
             target = rng.randrange(len(chosen))
-            uid = f"{spk}-ctx{k:03d}"
+            uid = f"{spk}-{tag}{k:04d}"
             wav_path = out_dir / "wavs" / chosen[0].language / f"{uid}.wav"
             audio, spans, t = [], [], 0.0
             gap = np.zeros(int(gap_s * DEFAULT_SAMPLE_RATE), dtype=np.float32)
@@ -277,11 +299,12 @@ def draw_contexts(questions: Sequence[Utterance], records: Sequence[Utterance], 
                 t += gap_s * (i > 0)
                 spans.append([round(t, 3), round(t + dur, 3)])
                 t += dur
-            save_audio(wav_path, np.concatenate(audio), DEFAULT_SAMPLE_RATE)
+            if with_audio:
+                save_audio(wav_path, np.concatenate(audio), DEFAULT_SAMPLE_RATE)
             rows.append({"id": uid, "language": chosen[0].language, "speaker": spk, "relation": relation,
                          "question": q_of[(spk, chosen[target].custom["fact"])].id,
                          "records": [r.id for r in chosen], "answer_index": target,
-                         "audio": str(wav_path.resolve()), "spans": spans, "synthetic": True})
+                         "audio": str(wav_path.resolve()) if with_audio else "", "spans": spans, "synthetic": True})
     return rows
 
 

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
+import numpy as np
 import torch
 
 from polyvox.data.collate import pad_waveforms
@@ -170,6 +171,29 @@ def transcribe(run: AsrRun, wavs: Sequence, max_batch_seconds: float | None = No
         for i, toks in zip(idx, decode_batch(run, batch, lens)):
             out[i] = tokens_to_text(toks, run.unit)
     return out
+
+
+def transcribe_long(run: AsrRun, wavs: Sequence, sample_rate: int = 16000, pad_s: float = 0.2) -> list[str]:
+    """Long-form decoding: each waveform split at its pauses (:func:`polyvox.data.audio.speech_segments`), the
+    pieces decoded as a batch, their texts joined in order (IPA pieces with a word boundary between them). A model
+    trained on sentence-length clips decodes a minute of speech badly in one pass; one pause-delimited piece at a
+    time it decodes as it was trained."""
+    from polyvox.data.audio import speech_segments
+
+    pieces, owner = [], []
+    for k, w in enumerate(wavs):
+        w = np.asarray(w, dtype=np.float32)
+        for a, b in speech_segments(w, sample_rate) or [(0.0, len(w) / sample_rate)]:
+            # the pause around a piece stays with it: clips in training began and ended in silence
+            pieces.append(w[max(0, int((a - pad_s) * sample_rate)):int((b + pad_s) * sample_rate)])
+            owner.append(k)
+    texts = transcribe(run, pieces) if pieces else []
+    joiner = " | " if run.unit == "phoneme" else " "
+    out = [[] for _ in wavs]
+    for k, t in zip(owner, texts):
+        if t.strip():
+            out[k].append(t.strip())
+    return [joiner.join(parts) for parts in out]
 
 
 def evaluate_utterances(run: AsrRun, utts: Sequence[Utterance], max_batch_seconds: float | None = None,
