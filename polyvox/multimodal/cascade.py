@@ -18,7 +18,7 @@ from typing import Sequence
 
 import numpy as np
 
-from polyvox.text.forms import check_form, to_form
+from polyvox.text.forms import check_form, to_form, written_in_form
 
 CASCADE_FILE = "cascade.json"
 
@@ -106,17 +106,6 @@ def understand(run: CascadeRun, wavs: Sequence, languages: Sequence[str | None] 
     probs = classify_texts(run.text, texts)
     return [{"label": run.labels[int(np.argmax(p))], "probs": dict(zip(run.labels, map(float, p))),
              "transcript": tr, "text": tx} for p, tr, tx in zip(probs, transcripts, texts)]
-
-
-def written_in_form(texts: Sequence[str], form: str, languages: Sequence[str | None]) -> list[str]:
-    """Written text (a typed question) -> ``form``; the IPA form goes through espeak-ng as the G2P."""
-    if form != "ipa":
-        return cascade_texts(texts, form, languages)
-    from polyvox.data.ipa import clean_ipa
-    from polyvox.data.synth.corpus import g2p_raw
-    from polyvox.text.forms import ipa_words
-
-    return [ipa_words(clean_ipa(g2p_raw(t, lang or "en"))) for t, lang in zip(texts, languages, strict=True)]
 
 
 LONG_CONTEXT_S = 30.0  # longer contexts are decoded piece by piece between their pauses

@@ -48,3 +48,16 @@ def to_form(text: str, form: str, language: str) -> str:
     from polyvox.text.romanize import romanize
 
     return normalize_text(romanize(native, language))
+
+
+def written_in_form(texts, form: str, languages) -> list[str]:
+    """Written text (a typed question, a written context) -> ``form``: native and romanized as :func:`to_form`,
+    IPA through espeak-ng as the G2P (the corpus's own cleaning), one "word" per spoken word."""
+    check_form(form)
+    if form != "ipa":
+        return [to_form(t, form, lang or "") for t, lang in zip(texts, languages, strict=True)]
+    from polyvox.data.ipa import clean_ipa
+    from polyvox.data.synth.corpus import g2p_raw
+
+    return [ipa_words(clean_ipa(g2p_raw(t, lang or "en"))) if t.strip() else ""
+            for t, lang in zip(texts, languages, strict=True)]

@@ -75,7 +75,8 @@ def main(config_path: str, overrides: list[str]) -> int:
         asr_dirs["phone"] = ensure_asr_run(cfg.asr, "phone", asr_manifests, root / "asr-phone", cfg.threads)
     said = list(dict.fromkeys([(u.id, u.audio) for qs in questions.values() for u in qs if u.audio]
                               + [(i.question.id, i.question.audio) for its in items.values() for i in its
-                                 if i.question.audio]))
+                                 if i.question.audio]
+                              + [(r.id, r.audio) for i in items["test"] for r in i.records]))
     contexts = [(i.id, i.context_audio) for its in items.values() for i in its if i.context_audio]
     heard = {}  # unit -> clip id -> transcript
     for unit, d in asr_dirs.items():
@@ -211,14 +212,21 @@ def closed_book(cfg, seed, out_dir: Path, questions, forms, asr_text, frames, as
 
 
 def comprehension(cfg, seed, out_dir: Path, items, forms, asr_text, frames, asr_dirs) -> dict:
+    """Span QA per text form (and the end-to-end listener): EM / F1 against the gold answer in that form, and, where
+    the context is spoken records, ``record``: the share of answers taken from the answering record (the one figure
+    the listener, which outputs a record and no text, shares with the text systems)."""
     test = items["test"]
     results = {}
 
-    def score(column, preds, golds):
+    def score(column, preds, golds, pieces=None):
         results[column] = {"em": per_language(test, [qa_metrics.exact_match(p, g) for p, g in zip(preds, golds)]),
                            "f1": per_language(test, [qa_metrics.token_f1(p, g) for p, g in zip(preds, golds)])}
+        if pieces is not None:
+            hits = [float(record_of(p, ps) == i.answer_index) for p, ps, i in zip(preds, pieces, test)]
+            results[column]["record"] = per_language(test, hits)
         return preds
 
+    by_records = all(i.records for i in test)
     for form in forms:
         ex = {s: [item_example(i, form) for i in v] for s, v in items.items()}
         run_dir = out_dir / f"text-{form}"
@@ -226,17 +234,24 @@ def comprehension(cfg, seed, out_dir: Path, items, forms, asr_text, frames, asr_
                              max_steps=cfg.qa.train.max_steps, max_answer_tokens=cfg.max_answer_tokens)
         golds = [a for _, a in ex["test"]]
         written_q = [q for (q, _, _), _ in ex["test"]]
-        score(f"text {form}", answer(run, written_q, [c for (_, c, _), _ in ex["test"]]), golds)
-        if all(i.context_audio for i in test):
-            heard_ctx = [asr_text(i.id, form, i.language) for i in test]
-            by_text = score(f"cascade {form}, written q", answer(run, written_q, heard_ctx), golds)
-            if all(i.question.audio for i in test):
-                heard_q = [asr_text(i.question.id, form, i.language) for i in test]
-                by_speech = score(f"cascade {form}", answer(run, heard_q, heard_ctx), golds)
-                same = [float(qa_metrics.normalize_answer(a) == qa_metrics.normalize_answer(b))
-                        for a, b in zip(by_speech, by_text)]
-                results[f"cascade {form}"]["speech=text"] = per_language(test, same)
-            save_cascade(out_dir / f"cascade-{form}", asr_dirs["phone" if form == "ipa" else "char"], run_dir, form)
+        gold_pieces = [[gold_text(r, form) for r in i.records] for i in test] if by_records else None
+        score(f"text {form}", answer(run, written_q, [c for (_, c, _), _ in ex["test"]]), golds, gold_pieces)
+        if by_records:  # the recognizer hears each record (a sentence, as it was trained on), pieces joined
+            heard = [[asr_text(r.id, form, i.language) for r in i.records] for i in test]
+        elif all(i.context_audio for i in test):
+            heard = [[asr_text(i.id, form, i.language)] for i in test]
+        else:
+            continue
+        heard_ctx = [" ".join(h) for h in heard]
+        pieces = heard if by_records else None
+        by_text = score(f"cascade {form}, written q", answer(run, written_q, heard_ctx), golds, pieces)
+        if all(i.question.audio for i in test):
+            heard_q = [asr_text(i.question.id, form, i.language) for i in test]
+            by_speech = score(f"cascade {form}", answer(run, heard_q, heard_ctx), golds, pieces)
+            same = [float(qa_metrics.normalize_answer(a) == qa_metrics.normalize_answer(b))
+                    for a, b in zip(by_speech, by_text)]
+            results[f"cascade {form}"]["speech=text"] = per_language(test, same)
+        save_cascade(out_dir / f"cascade-{form}", asr_dirs["phone" if form == "ipa" else "char"], run_dir, form)
     if frames and all(i.records and i.question.id in frames for v in items.values() for i in v):
         data = {s: [(frames[i.question.id], [frames[r.id] for r in i.records], i.answer_index) for i in v]
                 for s, v in items.items()}
@@ -245,13 +260,27 @@ def comprehension(cfg, seed, out_dir: Path, items, forms, asr_text, frames, asr_
                                data["train"], data["dev"], out_dir / "e2e", asr_dirs["char"],
                                batch_size=sel.batch_size)
         chosen = [int(p.argmax()) for p in predict_records(model, data["test"])]
-        native = [item_example(i, "native")[1] for i in test]
+        # the listener outputs a record, not text: its EM / F1 use that record's reference answer
         picked = [item_example(replace(i, answer_index=k, answer_text=i.records[k].custom["answer_text"]),
                                "native")[1] for i, k in zip(test, chosen)]
-        score("end-to-end", picked, native)
+        score("end-to-end", picked, [item_example(i, "native")[1] for i in test])
+        results["end-to-end"]["record"] = per_language(test, [float(k == i.answer_index) for k, i in zip(chosen, test)])
     print(f"comprehension seed {seed}: F1 % " + ", ".join(f"{c} {100 * r['f1']['all']:.1f}"
                                                         for c, r in results.items()), flush=True)
     return results
+
+
+def record_of(span: str, pieces: list[str]) -> int:
+    """Which piece (record) of ``" ".join(pieces)`` the predicted span starts in; -1 when it is not found."""
+    at = " ".join(pieces).find(span) if span else -1
+    if at < 0:
+        return -1
+    end = 0
+    for k, p in enumerate(pieces):
+        end += len(p) + 1
+        if at < end:
+            return k
+    return -1
 
 
 # ----------------------------------------------------------------------------- report
@@ -263,7 +292,7 @@ def write_report(cfg, root: Path, scores, train_langs, test_langs, asr_dirs, min
              f"seeds {cfg.seeds}; recognizers: " + ", ".join(f"{u} {d}" for u, d in asr_dirs.items())
              + f"; {minutes:.1f} min in all."]
     for task, columns in scores.items():
-        metrics = ["accuracy", "speech=text"] if task == "closed_book" else ["em", "f1", "speech=text"]
+        metrics = ["accuracy", "speech=text"] if task == "closed_book" else ["em", "f1", "record", "speech=text"]
         for m in metrics:
             cells = {c: {lang: x for lang, x in v[m].items() if lang != "all"} for c, v in columns.items() if m in v}
             if cells:
@@ -277,11 +306,32 @@ def write_report(cfg, root: Path, scores, train_langs, test_langs, asr_dirs, min
             parts.append(f"## {task}: cross-lingual consistency (share of facts answered the same in every test "
                          f"language; and the same and right, %)\n\n| system | same answer | same and right |\n"
                          f"|---|---:|---:|\n{rows}")
+    parts.insert(1, summary(scores, marks))
     (root / "results.md").write_text("# Spoken question answering\n\n" + "\n\n".join(parts) + "\n", encoding="utf-8")
     (root / "results.json").write_text(json.dumps({"scores": scores, "train_langs": train_langs,
                                                    "test_langs": test_langs, "minutes": minutes}, indent=1),
                                        encoding="utf-8")
     print("\n\n".join(parts), f"\nresults: {root / 'results.md'}", flush=True)
+
+
+def summary(scores, marks) -> str:
+    """One table: each system's headline metric (closed-book accuracy, comprehension F1 and record choice), the mean
+    over trained languages and over zero-shot ones (mean over seeds of the per-seed mean over languages)."""
+    lines = ["## Summary (mean over languages, then mean ± sd over seeds, %)", "",
+             "| task | system | metric | trained languages | zero-shot languages |", "|---|---|---|---:|---:|"]
+    for task, columns in scores.items():
+        for column, metrics in columns.items():
+            for m in ("accuracy", "f1", "record"):
+                if m not in metrics:
+                    continue
+                cells = []
+                for zero_shot in (False, True):
+                    langs = [lang for lang in metrics[m] if lang != "all" and (lang in marks) == zero_shot]
+                    per_seed = [sum(v) / len(v) for v in zip(*[metrics[m][lang] for lang in langs])] if langs else []
+                    mu, sd = mean_sd(per_seed) if per_seed else (float("nan"), 0.0)
+                    cells.append("-" if mu != mu else f"{100 * mu:.1f} ± {100 * sd:.1f}")
+                lines.append(f"| {task} | {column} | {m} | {cells[0]} | {cells[1]} |")
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

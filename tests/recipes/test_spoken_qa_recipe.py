@@ -37,7 +37,8 @@ def test_both_tasks_every_system_in_the_tables(debug_run):
     run = tmp / "run"
     md = (run / "results.md").read_text()
     for heading in ("## closed_book: accuracy", "## closed_book: speech=text", "## closed_book: cross-lingual",
-                    "## comprehension: em", "## comprehension: f1", "## comprehension: speech=text"):
+                    "## comprehension: em", "## comprehension: f1", "## comprehension: record",
+                    "## comprehension: speech=text", "## Summary"):
         assert heading in md
     assert "| de (zero-shot) |" in md and "same and right" in md
     scores = json.loads((run / "results.json").read_text())["scores"]

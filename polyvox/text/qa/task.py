@@ -119,8 +119,7 @@ def item_example(item, form: str, *, question: str | None = None, context: str |
     as many as the answer has in ``form``) or the item's written context (the answer at its offset, found again
     after normalisation). ``question`` / ``context`` replace the gold ones (ASR output already in ``form``); the
     span then stays the gold one's, which the loss does not use at test time."""
-    from polyvox.multimodal.cascade import written_in_form
-    from polyvox.text.forms import gold_text
+    from polyvox.text.forms import gold_text, written_in_form
 
     lang = item.language
     ans_form = written_in_form([item.answer_text], form, [lang])[0]
