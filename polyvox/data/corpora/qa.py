@@ -72,13 +72,16 @@ def _read_jsonl(path: Path) -> list[dict]:
 
 
 def load_ccfqa(root: str | Path, on_error: str = "skip") -> dict[str, list[Utterance]]:
-    """CCFQA -> closed-book questions {"train": valid.jsonl, "dev": [], "test": test.jsonl}, one Utterance per
-    (fact, language) with its spoken question; ``custom["answer"]`` is the fact (``index``), since CCFQA's answers
-    are free text. A row's unreadable audio is reported (``on_error="skip"``) or stops the run (``"raise"``)."""
+    """CCFQA -> closed-book questions, one Utterance per (fact, language) with its spoken question;
+    ``custom["answer"]`` is the fact (its file and ``index``), since CCFQA's answers are free text, and
+    ``custom["ccfqa_file"]`` says which file it came from. A closed-set answer must be seen in training, so "train"
+    and "test" both hold every fact of both files (``dev`` is empty): the recipe keeps train to ``data.train_langs``
+    and test to disjoint ``data.eval_langs``, i.e. facts learnt in some languages are asked in others. A row's
+    unreadable audio is reported (``on_error="skip"``) or stops the run (``"raise"``)."""
     root = Path(root)
     base = root / "jsonl" if (root / "jsonl").is_dir() else root
     problems = Problems(on_error)
-    out: dict[str, list[Utterance]] = {"train": [], "dev": [], "test": []}
+    rows_out: list[Utterance] = []
     for split, name in CCFQA_FILES.items():
         path = base / name
         if not path.exists():
@@ -104,15 +107,16 @@ def load_ccfqa(root: str | Path, on_error: str = "skip") -> dict[str, list[Utter
                     except (AudioError, FileNotFoundError, OSError) as e:
                         problems.add(where, f"audio {entry['audio']}: {e}")
                         continue
-                out[split].append(Utterance(
-                    id=f"ccfqa-{split}-{row['index']}-{lang}", audio=str(audio.resolve()) if audio else "",
+                fact = f"{split}-{row['index']}"
+                rows_out.append(Utterance(
+                    id=f"ccfqa-{fact}-{lang}", audio=str(audio.resolve()) if audio else "",
                     duration=duration, sample_rate=16000, language=lang.split("_")[0].split("-")[0],
-                    text=entry["question"], custom={"fact": str(row["index"]), "answer": str(row["index"]),
-                                                    "answer_text": entry["answer"], "source": row.get("source", ""),
+                    text=entry["question"], custom={"fact": fact, "answer": fact, "answer_text": entry["answer"],
+                                                    "ccfqa_file": name, "source": row.get("source", ""),
                                                     "label": row.get("label", "")}))
     for p in problems.rows:
         print(f"ccfqa: skipped {p['where']}: {p['reason']}")
-    return out
+    return {"train": list(rows_out), "dev": [], "test": list(rows_out)}
 
 
 def load_spoken_squad(root: str | Path, on_error: str = "skip") -> dict[str, list[QAItem]]:

@@ -28,16 +28,16 @@ def _ccfqa(root, corrupt=False):
 
 def test_ccfqa_rows_become_spoken_questions(tmp_path):
     out = load_ccfqa(_ccfqa(tmp_path / "CCFQA"))
-    assert [len(out[s]) for s in ("train", "dev", "test")] == [2, 0, 2]
-    zh = next(u for u in out["test"] if u.language == "zh")
-    assert zh.text == "问题 2?" and zh.custom["answer"] == "2" and zh.custom["answer_text"] == "答案 2"
+    assert [len(out[s]) for s in ("train", "dev", "test")] == [4, 0, 4]  # every fact: learnt and asked by language
+    zh = next(u for u in out["test"] if u.language == "zh" and u.custom["ccfqa_file"] == "test.jsonl")
+    assert zh.text == "问题 2?" and zh.custom["answer"] == "test-2" and zh.custom["answer_text"] == "答案 2"
     assert zh.duration == pytest.approx(0.5) and zh.audio.endswith("q2_zh.wav")
 
 
 def test_ccfqa_corrupt_audio_is_reported_and_skipped_or_stops(tmp_path, capsys):
     root = _ccfqa(tmp_path / "CCFQA", corrupt=True)
     out = load_ccfqa(root)
-    assert [u.language for u in out["test"]] == ["en"]
+    assert [u.id for u in out["test"]] == ["ccfqa-train-1-en", "ccfqa-train-1-zh", "ccfqa-test-2-en"]
     assert "test.jsonl:1 [zh]" in capsys.readouterr().out
     with pytest.raises(CorpusError, match=r"test.jsonl:1 \[zh\]: audio audio/q2_zh.wav"):
         load_ccfqa(root, on_error="raise")
