@@ -45,7 +45,7 @@ from polyvox.data.synth.corpus import SPLITS, g2p_raw, make_speakers, parse_lang
 from polyvox.data.synth.tasks import TaskJob, _check, speak
 
 RELATIONS = ("currency", "language")
-# Countries with one current tender currency and a first official language in CLDR; 8 of them pay in euro, so the
+# Countries with one current tender currency and a first official language in CLDR; 5 of them pay in euro, so the
 # closed-book answer classes are fewer than the questions.
 DEFAULT_COUNTRIES = ("FR", "DE", "ES", "IT", "PL", "RU", "UA", "GR", "TR", "IN", "BD", "HU", "RO", "ID", "KE", "JP",
                      "CN", "BR", "EG", "GB", "KR", "TH", "IR", "SE")
