@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import datetime
 import functools
-import hashlib
 import json
 import os
 import random
@@ -40,7 +39,6 @@ from polyvox.data.audio import DEFAULT_SAMPLE_RATE, load_audio, save_audio
 from polyvox.data.espeak import espeak_binary
 from polyvox.data.ipa import clean_ipa
 from polyvox.data.manifest import Utterance, read_manifest, split_manifest, write_manifest
-from polyvox.data.paths import CORPUS_ROOT
 from polyvox.data.synth.corpus import SPLITS, g2p_raw, make_speakers, parse_langs
 from polyvox.data.synth.tasks import TaskJob, _check, speak
 
@@ -171,10 +169,10 @@ class FactsCorpusConfig:
 
 
 def facts_corpus_dir(c: FactsCorpusConfig) -> Path:
-    if c.dir:
-        return Path(c.dir)
-    spec = json.dumps({k: v for k, v in asdict(c).items() if k != "dir" and k not in CONTEXT_KEYS}, sort_keys=True)
-    return CORPUS_ROOT.parent / "synth_facts" / hashlib.sha1(spec.encode()).hexdigest()[:10]
+    """The corpus folder: contexts are drawn again in place, so their settings are not part of its name."""
+    from polyvox.data.synth.spec import spec_dir
+
+    return spec_dir(c, "synth_facts", exclude=CONTEXT_KEYS)
 
 
 def corpus_paths(out_dir: Path) -> dict[str, Path]:

@@ -15,17 +15,14 @@ the same arguments returns the existing manifests.
 from __future__ import annotations
 
 import functools
-import hashlib
-import json
 import random
 import re
 import sys
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping, Sequence
 
 from polyvox.data.manifest import read_manifest, write_manifest
-from polyvox.data.paths import CORPUS_ROOT
 from polyvox.data.synth import engines as synth_engines
 from polyvox.data.synth.corpus import SPLITS, engine_speakers, make_speakers, parse_langs
 from polyvox.data.synth.tasks import TaskJob, _check, _run
@@ -232,10 +229,9 @@ class IntentCorpusConfig:
 
 
 def intent_corpus_dir(c: IntentCorpusConfig) -> Path:
-    if c.dir:
-        return Path(c.dir)
-    spec = json.dumps({k: v for k, v in asdict(c).items() if k != "dir"}, sort_keys=True)
-    return CORPUS_ROOT.parent / "synth_intent" / hashlib.sha1(spec.encode()).hexdigest()[:10]
+    from polyvox.data.synth.spec import spec_dir
+
+    return spec_dir(c, "synth_intent")
 
 
 def build_intent_corpus(c: IntentCorpusConfig) -> dict[str, Path]:

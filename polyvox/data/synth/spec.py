@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from polyvox.data.paths import CORPUS_ROOT
@@ -57,3 +57,12 @@ def synthesize_builtin(c: CorpusConfig) -> dict[str, Path]:
     return synthesize_corpus(corpus_dir(c), c.langs, c.utts_per_lang, seed=c.seed, speakers=c.speakers,
                              words=tuple(c.words), engines=c.engines, heldout_engines=c.heldout_engines,
                              heldout_utts_per_lang=c.heldout_utts_per_lang)
+
+
+def spec_dir(c, parent: str, exclude: tuple[str, ...] = ()) -> Path:
+    """``c.dir``, or ``work/<parent>/<hash of c's fields>`` (``dir`` and ``exclude`` left out of the hash): one folder
+    per corpus spec, so a changed spec never reuses another's files."""
+    if c.dir:
+        return Path(c.dir)
+    spec = json.dumps({k: v for k, v in asdict(c).items() if k != "dir" and k not in exclude}, sort_keys=True)
+    return CORPUS_ROOT.parent / parent / hashlib.sha1(spec.encode()).hexdigest()[:10]
