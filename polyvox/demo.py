@@ -232,13 +232,39 @@ def speak(run_dir: str, text: str, lang: str, reference: str | None) -> tuple[in
 # ----------------------------------------------------------------------------- the app
 
 
-def _examples(root: Path, n: int = 3) -> list[str]:
-    """A few clips of the built-in corpus (test split), if one was built."""
+EXAMPLE_CORPORA = {  # tab -> the built-in corpora (under work/) whose test clips it offers as examples
+    "speech": ("corpus",), "classify": ("synth_emotion", "synth_abuse"), "understand": ("synth_intent",),
+    "ask": ("synth_facts",)}
+
+
+def _examples(kind: str, n: int = 3, work: str | os.PathLike | None = None) -> list:
+    """A few test clips of the built-in corpus a tab's runs are trained on, if one was built: paths, or for "ask"
+    [context, question] pairs (a facts corpus comprehension row)."""
     from polyvox.data.paths import CORPUS_ROOT
 
-    for manifest in sorted(Path(CORPUS_ROOT).glob("*/test.jsonl")):
-        paths = [json.loads(line)["audio"] for line in manifest.read_text(encoding="utf-8").splitlines()[:n]]
-        return [p if Path(p).is_absolute() else str(manifest.parent / p) for p in paths]
+    work = Path(work) if work is not None else Path(CORPUS_ROOT).parent
+
+    def rows(path: Path) -> list[dict]:
+        return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+    def absolute(p: str, base: Path) -> str:
+        return p if Path(p).is_absolute() else str(base / p)
+
+    for folder in EXAMPLE_CORPORA[kind]:
+        for manifest in sorted((work / folder).glob("*/test.jsonl")):
+            if kind == "ask":
+                contexts = manifest.parent / "comprehension-test.jsonl"
+                if not contexts.exists():
+                    continue
+                audio = {r["id"]: absolute(r["audio"], manifest.parent) for r in rows(manifest)}
+                pairs = [[r["audio"], audio[r["question"]]] for r in rows(contexts)[:n]
+                         if r.get("audio") and r["question"] in audio]
+                if pairs and all(Path(p).exists() for pair in pairs for p in pair):
+                    return pairs
+                continue
+            paths = [absolute(r["audio"], manifest.parent) for r in rows(manifest)[:n]]
+            if paths and all(Path(p).exists() for p in paths):
+                return paths
     return []
 
 
@@ -247,7 +273,7 @@ def build_app(runs_root: str | os.PathLike = "work/runs"):
     import gradio as gr
 
     runs = find_runs(runs_root)
-    examples = _examples(Path(runs_root))
+    examples = {kind: _examples(kind) for kind in EXAMPLE_CORPORA}
 
     def picker(kind: str, elem_id: str):
         found = runs[kind]
@@ -264,8 +290,8 @@ def build_app(runs_root: str | os.PathLike = "work/runs"):
             out = gr.Textbox(label="transcript", elem_id="asr-out")
             plot = gr.Plot(label="CTC alignment (greedy path)", elem_id="asr-plot")
             button.click(transcribe, [run, audio, decoding], [out, plot], api_name="transcribe")
-            if examples:
-                gr.Examples(examples, audio)
+            if examples["speech"]:
+                gr.Examples(examples["speech"], audio)
         with gr.Tab("Phonemes"):
             run = picker("asr", "phones-run")
             audio = gr.Audio(sources=["upload", "microphone"], type="filepath", label="speech", elem_id="phones-audio")
@@ -274,12 +300,16 @@ def build_app(runs_root: str | os.PathLike = "work/runs"):
             outs = [gr.Textbox(label="raw"), gr.Textbox(label="restricted to the inventory"),
                     gr.Textbox(label="mapped by articulatory features")]
             button.click(phonemes, [run, audio, lang], outs, api_name="phonemes")
+            if examples["speech"]:
+                gr.Examples(examples["speech"], audio)
         with gr.Tab("Classify"):
             run = picker("classify", "cls-run")
             audio = gr.Audio(sources=["upload", "microphone"], type="filepath", label="speech", elem_id="cls-audio")
             button = gr.Button("Classify", elem_id="cls-button")
             out = gr.Label(label="class probabilities")
             button.click(classify, [run, audio], out, api_name="classify")
+            if examples["classify"]:
+                gr.Examples(examples["classify"], audio)
         with gr.Tab("Understand"):
             run = picker("understand", "und-run")
             audio = gr.Audio(sources=["upload", "microphone"], type="filepath", label="spoken request",
@@ -290,6 +320,8 @@ def build_app(runs_root: str | os.PathLike = "work/runs"):
                     gr.Textbox(label="transcript (cascade)", elem_id="und-transcript"),
                     gr.Textbox(label="text the classifier read", elem_id="und-text")]
             button.click(understand, [run, audio, lang], outs, api_name="understand")
+            if examples["understand"]:
+                gr.Examples(examples["understand"], audio)
         with gr.Tab("Ask"):
             run = picker("ask", "ask-run")
             context = gr.Audio(sources=["upload", "microphone"], type="filepath", label="spoken context",
@@ -303,6 +335,8 @@ def build_app(runs_root: str | os.PathLike = "work/runs"):
                     gr.Textbox(label="question the model read", elem_id="ask-question"),
                     gr.Textbox(label="context the recognizer heard", elem_id="ask-heard")]
             button.click(ask, [run, question, typed, context, lang], outs, api_name="ask")
+            if examples["ask"]:
+                gr.Examples(examples["ask"], [context, question])
         with gr.Tab("Speak"):
             run = picker("tts", "tts-run")
             text = gr.Textbox(label="text", value="", elem_id="tts-text")
@@ -312,6 +346,8 @@ def build_app(runs_root: str | os.PathLike = "work/runs"):
             button = gr.Button("Speak", elem_id="tts-button")
             out = gr.Audio(label="speech", type="numpy", elem_id="tts-out")
             button.click(speak, [run, text, lang, reference], out, api_name="speak")
+            if examples["speech"]:
+                gr.Examples(examples["speech"], reference, label="reference voices")
     app.queue(max_size=16, default_concurrency_limit=1)
     return app
 

@@ -2,6 +2,7 @@
 app, clear errors for bad uploads, and a real browser (Playwright driving Debian's headless Chromium) clicking
 through the page, with a screenshot of each tab."""
 
+import json
 import shutil
 import socket
 from pathlib import Path
@@ -197,3 +198,24 @@ def test_in_a_real_browser(app_url, clip, tmp_path):
         page.screenshot(path=str(shots / "speak.png"), full_page=True)
         browser.close()
     assert len(list(shots.glob("*.png"))) == 6
+
+
+def test_each_tab_offers_clips_of_its_built_in_corpus(tmp_path):
+    from polyvox.demo import EXAMPLE_CORPORA, _examples
+
+    wav = (0.1 * np.ones(1600)).astype(np.float32)
+    for folder, name in (("corpus", "a"), ("synth_emotion", "e"), ("synth_facts", "q"), ("synth_facts", "ctx")):
+        save_audio(tmp_path / folder / "x" / "wavs" / f"{name}.wav", wav)
+    (tmp_path / "corpus" / "x" / "test.jsonl").write_text('{"audio": "wavs/a.wav"}\n')
+    (tmp_path / "synth_emotion" / "x" / "test.jsonl").write_text('{"audio": "wavs/e.wav"}\n')
+    facts = tmp_path / "synth_facts" / "x"
+    (facts / "test.jsonl").write_text('{"id": "q1", "audio": "wavs/q.wav"}\n')
+    (facts / "comprehension-test.jsonl").write_text(json.dumps({"question": "q1", "audio": str(facts / "wavs/ctx.wav")})
+                                                   + "\n" + json.dumps({"question": "q1", "audio": ""}) + "\n")
+    assert _examples("speech", work=tmp_path) == [str(tmp_path / "corpus" / "x" / "wavs" / "a.wav")]
+    assert _examples("classify", work=tmp_path) == [str(tmp_path / "synth_emotion" / "x" / "wavs" / "e.wav")]
+    assert _examples("ask", work=tmp_path) == [[str(facts / "wavs" / "ctx.wav"), str(facts / "wavs" / "q.wav")]]
+    assert _examples("understand", work=tmp_path) == []  # no intent corpus built
+    (tmp_path / "corpus" / "x" / "wavs" / "a.wav").unlink()
+    assert _examples("speech", work=tmp_path) == []  # a clip gone: no broken examples
+    assert set(EXAMPLE_CORPORA) == {"speech", "classify", "understand", "ask"}
