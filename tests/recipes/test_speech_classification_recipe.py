@@ -107,3 +107,47 @@ def test_text_classification_recipe_on_the_same_corpus(debug_run, tmp_path):
     assert "gold ipa" in md and "| el (zero-shot) |" in md and " ± " in md
     preds = [json.loads(l) for l in (tmp_path / "run" / "seed-1" / "predictions.jsonl").read_text().splitlines()]
     assert {p["language"] for p in preds} == {"en", "ru", "el"}
+
+
+@pytest.mark.slow
+def test_the_recipe_on_a_slurp_folder(tmp_path):
+    """SLURP's released layout, spoken by espeak-ng voices, prepared by `polyvox prepare slurp`, then every non-IPA
+    system of the recipe on it (its recognizer trained by the recipe on the SLURP manifests)."""
+    from polyvox.data.audio import load_audio, save_audio
+    from polyvox.data.corpora.slu import prepare_slurp
+
+    root = tmp_path / "slurp"
+    ann = root / "dataset" / "slurp"
+    ann.mkdir(parents=True)
+    sentences = {"alarm_set": ["wake me up at five", "set an alarm for six"],
+                 "weather_query": ["what is the weather", "will it rain today"],
+                 "iot_hue_lightoff": ["turn the lights off", "switch off the lamp"]}
+    voices = ["en-us+m1", "en-us+f2", "en-us+m3", "en-us+f4"]
+    split_of = {0: "train", 1: "train", 2: "devel", 3: "test"}
+    lines = {s: [] for s in ("train", "devel", "test")}
+    meta, sid = {}, 0
+    for intent, texts in sentences.items():
+        scenario, action = intent.split("_", 1)
+        for text in texts:
+            for v, voice in enumerate(voices):
+                sid += 1
+                wav = root / "slurp_real" / f"audio-{sid}-{v}.flac"
+                wav.parent.mkdir(parents=True, exist_ok=True)
+                subprocess.run(["espeak-ng", "-v", voice, "-w", str(wav.with_suffix(".wav")), text], check=True)
+                save_audio(wav, load_audio(wav.with_suffix(".wav"))[0])
+                wav.with_suffix(".wav").unlink()
+                lines[split_of[v]].append(json.dumps({"slurp_id": sid, "sentence": text, "scenario": scenario,
+                                                      "action": action, "recordings": [{"file": wav.name}]}))
+                meta[str(sid)] = {"recordings": {wav.name: {"usrid": f"speaker{v}"}}}
+    for split, rows in lines.items():
+        (ann / f"{split}.jsonl").write_text("\n".join(rows) + "\n")
+    (ann / "metadata.json").write_text(json.dumps(meta))
+    m = prepare_slurp(root, tmp_path / "manifests")
+    main = load_recipe(RECIPES / "speech_classification" / "train.py").main
+    overrides = [f"run_dir={tmp_path / 'run'}", f"data.train_manifest={m['train']}", f"data.dev_manifest={m['dev']}",
+                 f"data.test_manifest={m['test']}", "data.train_langs=[]", "systems=[e2e,native,romanized]",
+                 "protocols=[multilingual]"]
+    assert main(str(RECIPES / "speech_classification" / "configs" / "debug.yaml"), overrides) == 0
+    scores = json.loads((tmp_path / "run" / "results.json").read_text())["scores"]["multilingual"]["accuracy"]
+    assert set(scores) == {"end-to-end", "cascade native", "gold native", "cascade romanized", "gold romanized"}
+    assert set(scores["end-to-end"]) == {"en"} and len(scores["end-to-end"]["en"]) == 1

@@ -1,4 +1,5 @@
-"""``polyvox prepare common_voice|hf|folder ...``: turn a real corpus into manifests (see each loader's module)."""
+"""``polyvox prepare common_voice|hf|folder|slurp ...``: turn a real corpus into manifests (see each loader's
+module)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from polyvox.data.corpora.common import ON_ERROR, REPORT_NAME, CorpusError
 from polyvox.data.corpora.common_voice import CV_SPLITS, prepare_common_voice
 from polyvox.data.corpora.folder import DEFAULT_FRACTIONS, FOLDER_AUDIO_COLUMNS, prepare_folder
 from polyvox.data.corpora.hf import HF_SPEAKER_COLUMNS, HF_TEXT_COLUMNS, prepare_hf
+from polyvox.data.corpora.slu import prepare_slurp
 
 
 def _parse_map(text: str) -> dict[str, str]:
@@ -87,6 +89,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--decode", action="store_true", help="decode every file, not only its header")
     _common(p)
 
+    p = sub.add_parser("slurp", help="SLURP: dataset/slurp/*.jsonl + slurp_real/ (intent = scenario_action)")
+    p.add_argument("root", type=Path, metavar="SLURP_DIR", help="holds dataset/slurp/ and slurp_real/")
+    p.add_argument("--synthetic", action="store_true", help="add train_synthetic.jsonl (slurp_synth/) to train")
+    _common(p)
+
 
 def run(args: argparse.Namespace) -> int:
     common = dict(on_error=args.on_error, force=args.force)
@@ -96,6 +103,8 @@ def run(args: argparse.Namespace) -> int:
             manifests = prepare_common_voice(
                 args.cv_dir, args.out, language=args.language, splits=splits, decode=args.decode, **common
             )
+        elif args.corpus == "slurp":
+            manifests = prepare_slurp(args.root, args.out, synthetic=args.synthetic, **common)
         elif args.corpus == "hf":
             manifests = prepare_hf(
                 args.source, args.out, config_name=args.config_name, audio_column=args.audio_column,
