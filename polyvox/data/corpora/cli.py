@@ -69,6 +69,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--split-map", type=_parse_map, help="e.g. train=train,validation=dev,test=test (others dropped)")
     p.add_argument("--sample-rate", type=int, default=DEFAULT_SAMPLE_RATE)
     p.add_argument("--cache-dir", help="datasets cache folder for load_dataset (default: the HF cache)")
+    p.add_argument("--fractions", type=_parse_fractions, default=None,
+                   help="re-split a single-split release, e.g. train=0.8,dev=0.1,test=0.1 (MINDS-14)")
+    p.add_argument("--speaker-disjoint", action="store_true", help="with --fractions: whole speakers to one split")
+    p.add_argument("--seed", type=int, default=0, help="with --fractions: the split's seed")
     _common(p)
 
     p = sub.add_parser("folder", help="a folder of audio files described by a CSV/TSV")
@@ -110,7 +114,8 @@ def run(args: argparse.Namespace) -> int:
                 args.source, args.out, config_name=args.config_name, audio_column=args.audio_column,
                 text_column=args.text_column, speaker_column=args.speaker_column,
                 language_column=args.language_column, language=args.language, id_column=args.id_column,
-                split_map=args.split_map, sample_rate=args.sample_rate, cache_dir=args.cache_dir, **common,
+                split_map=args.split_map, sample_rate=args.sample_rate, cache_dir=args.cache_dir,
+                fractions=args.fractions, by_speaker=args.speaker_disjoint, seed=args.seed, **common,
             )
         else:
             manifests = prepare_folder(

@@ -16,7 +16,7 @@ from polyvox.data.audio import (
     resample,
     save_audio,
 )
-from polyvox.data.manifest import Utterance
+from polyvox.data.manifest import Utterance, split_manifest
 from polyvox.data.corpora.common import CorpusError, Problems, finish, pick_column, reuse, safe_name
 
 HF_DEFAULT_SPLIT_MAP = {"train": "train", "validation": "dev", "valid": "dev", "dev": "dev", "test": "test"}
@@ -80,6 +80,9 @@ def prepare_hf(
     split_map: Mapping[str, str] | None = None,
     sample_rate: int = DEFAULT_SAMPLE_RATE,
     cache_dir: str | os.PathLike | None = None,
+    fractions: Mapping[str, float] | None = None,
+    by_speaker: bool = False,
+    seed: int = 0,
     on_error: str = "skip",
     force: bool = False,
 ) -> dict[str, Path]:
@@ -92,7 +95,9 @@ def prepare_hf(
     ``language_column`` value, else ``language``. ``split_map`` maps source splits to ours (only mapped
     splits are kept); by default validation -> dev and every split is kept. A single Dataset is "train".
     Other scalar columns go to ``custom`` (ClassLabel values as their names). ``cache_dir`` is
-    ``load_dataset``'s (not used for ``save_to_disk`` folders).
+    ``load_dataset``'s (not used for ``save_to_disk`` folders). ``fractions`` (e.g. train 0.8, dev 0.1, test 0.1)
+    re-split a release that has a single split (MINDS-14 has only "train") with ``split_manifest``: seeded, per
+    language, whole speakers to one part when ``by_speaker``.
     """
     from datasets import Audio, ClassLabel, DatasetDict
 
@@ -120,6 +125,7 @@ def prepare_hf(
         "sample_rate": sample_rate,
         "on_error": on_error,
         "fingerprints": {s: getattr(loaded[s], "_fingerprint", None) for s in mapping},
+        **({"fractions": dict(fractions), "by_speaker": by_speaker, "seed": seed} if fractions else {}),
     }
     out_dir.mkdir(parents=True, exist_ok=True)
     if (done := reuse(out_dir, inputs, force)) is not None:
@@ -187,5 +193,13 @@ def prepare_hf(
                     custom=custom,
                 )
             )
+    if fractions:
+        if len(parts) != 1:
+            raise CorpusError(f"{src}: fractions re-split a single-split release; this one has {sorted(parts)} "
+                              "(use --split-map instead)")
+        rows = next(iter(parts.values()))
+        if by_speaker and not all(u.speaker for u in rows):
+            raise CorpusError(f"{src}: a speaker-disjoint split needs a speaker on every row; give --speaker-column")
+        parts = split_manifest(rows, fractions, seed=seed, by_speaker=by_speaker)
     return finish(out_dir, inputs, parts, problems.rows)
 

@@ -369,3 +369,30 @@ def test_hf_unloadable_local_folder(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(CorpusError, match=r"empty: cannot load it as a local dataset folder"):
         prepare_hf(tmp_path / "empty", tmp_path / "out", language="en", cache_dir=tmp_path / "cache")
+
+
+def test_hf_single_split_release_is_resplit_minds14_style(tmp_path):
+    """MINDS-14's shape: one "train" split, intent_class a ClassLabel, transcription as text, no speaker column:
+    --fractions re-splits it (seeded, per language); a speaker-disjoint re-split without speakers is refused."""
+    from datasets import Audio, ClassLabel, Dataset, Features, Value
+
+    feats = Features({"audio": {"bytes": Value("binary"), "path": Value("string")},
+                      "transcription": Value("string"), "lang_id": Value("string"),
+                      "intent_class": ClassLabel(names=["abroad", "balance", "card_issues"])})
+    rows = [{"audio": {"bytes": _wav_bytes(tone(0.3, 8000), 8000), "path": f"c{i}.wav"},
+             "transcription": f"call {i}", "lang_id": "en-US", "intent_class": i % 3} for i in range(20)]
+    ds = Dataset.from_dict({k: [r[k] for r in rows] for k in feats}, features=feats).cast_column("audio", Audio())
+    ds.save_to_disk(str(tmp_path / "minds14"))
+    fractions = {"train": 0.6, "dev": 0.2, "test": 0.2}
+    m = prepare_hf(tmp_path / "minds14", tmp_path / "out", text_column="transcription", language="en",
+                   fractions=fractions, seed=3)
+    parts = {s: read_manifest(p) for s, p in m.items()}
+    assert sorted(len(v) for v in parts.values()) == [4, 4, 12]
+    assert {u.custom["intent_class"] for v in parts.values() for u in v} == {"abroad", "balance", "card_issues"}
+    assert len({u.id for v in parts.values() for u in v}) == 20  # every row in exactly one split
+    again = prepare_hf(tmp_path / "minds14", tmp_path / "out2", text_column="transcription", language="en",
+                       fractions=fractions, seed=3)
+    assert [u.id for u in read_manifest(again["test"])] == [u.id for u in parts["test"]]  # seeded
+    with pytest.raises(CorpusError, match="speaker-disjoint split needs a speaker on every row"):
+        prepare_hf(tmp_path / "minds14", tmp_path / "out3", text_column="transcription", language="en",
+                   fractions=fractions, by_speaker=True)
