@@ -73,3 +73,17 @@ def agreement(a: Sequence[Hashable], b: Sequence[Hashable]) -> float:
     if len(a) != len(b):
         raise ValueError(f"{len(a)} answers vs {len(b)}")
     return sum(x == y for x, y in zip(a, b)) / len(a) if a else 0.0
+
+
+def piece_of(span: str, pieces: Sequence[str]) -> int:
+    """Which piece (a record of a context) of ``" ".join(pieces)`` a predicted answer span starts in; -1 when the
+    span is empty or not in the text."""
+    at = " ".join(pieces).find(span) if span else -1
+    if at < 0:
+        return -1
+    end = 0
+    for k, p in enumerate(pieces):
+        end += len(p) + 1
+        if at < end:
+            return k
+    return -1

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import Mapping
+from typing import Mapping, Sequence
 
 
 def percent(x: float | None, digits: int = 1) -> str:
@@ -56,4 +56,26 @@ def seeds_table(cells: Mapping[str, Mapping[str, list[float]]], label: str, *, d
             per_seed = zip(*[cells[s][lang] for lang in langs if lang in cells[s]])
             return [sum(v) / len(v) for v in per_seed]
         lines.append("| **mean** | " + " | ".join(cell(over_langs(s)) for s in systems) + " |")
+    return "\n".join(lines)
+
+
+def trained_vs_zero_shot_table(scores: Mapping[str, Mapping[str, Mapping[str, Mapping[str, list[float]]]]],
+                               zero_shot: Mapping[str, str], metrics: Sequence[str]) -> str:
+    """Markdown: one row per task, system and metric of ``scores[task][system][metric][language] = [per seed]``
+    (fractions; an "all" language is left out), the mean over the trained languages and over the ``zero_shot`` ones:
+    per seed the mean over languages, then mean +- sd over seeds (%)."""
+    lines = ["## Summary (mean over languages, then mean ± sd over seeds, %)", "",
+             "| task | system | metric | trained languages | zero-shot languages |", "|---|---|---|---:|---:|"]
+    for task, columns in scores.items():
+        for column, by_metric in columns.items():
+            for m in metrics:
+                if m not in by_metric:
+                    continue
+                cells = []
+                for unseen in (False, True):
+                    langs = [lang for lang in by_metric[m] if lang != "all" and (lang in zero_shot) == unseen]
+                    per_seed = [sum(v) / len(v) for v in zip(*[by_metric[m][lang] for lang in langs])]
+                    mu, sd = mean_sd(per_seed) if per_seed else (math.nan, 0.0)
+                    cells.append("-" if math.isnan(mu) else f"{100 * mu:.1f} ± {100 * sd:.1f}")
+                lines.append(f"| {task} | {column} | {m} | {cells[0]} | {cells[1]} |")
     return "\n".join(lines)

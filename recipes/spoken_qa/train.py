@@ -33,7 +33,7 @@ from polyvox.data.corpora.qa import load_ccfqa, load_facts_qa, load_spoken_squad
 from polyvox.data.manifest import write_manifest
 from polyvox.data.synth.facts import build_facts_corpus
 from polyvox.eval import qa as qa_metrics
-from polyvox.eval.tables import mean_sd, seeds_table
+from polyvox.eval.tables import mean_sd, seeds_table, trained_vs_zero_shot_table
 from polyvox.multimodal.asr_runs import ensure_asr_run, transcribe_cached
 from polyvox.multimodal.cascade import cascade_texts, save_cascade
 from polyvox.multimodal.config import SpokenQAConfig
@@ -233,7 +233,7 @@ def comprehension(cfg, seed, out_dir: Path, items, forms, asr_text, frames, asr_
         results[column] = {"em": per_language(test, [qa_metrics.exact_match(p, g) for p, g in zip(preds, golds)]),
                            "f1": per_language(test, [qa_metrics.token_f1(p, g) for p, g in zip(preds, golds)])}
         if pieces is not None:
-            hits = [float(record_of(p, ps) == i.answer_index) for p, ps, i in zip(preds, pieces, test)]
+            hits = [float(qa_metrics.piece_of(p, ps) == i.answer_index) for p, ps, i in zip(preds, pieces, test)]
             results[column]["record"] = per_language(test, hits)
         return preds
 
@@ -281,19 +281,6 @@ def comprehension(cfg, seed, out_dir: Path, items, forms, asr_text, frames, asr_
     return results
 
 
-def record_of(span: str, pieces: list[str]) -> int:
-    """Which piece (record) of ``" ".join(pieces)`` the predicted span starts in; -1 when it is not found."""
-    at = " ".join(pieces).find(span) if span else -1
-    if at < 0:
-        return -1
-    end = 0
-    for k, p in enumerate(pieces):
-        end += len(p) + 1
-        if at < end:
-            return k
-    return -1
-
-
 # ----------------------------------------------------------------------------- report
 
 
@@ -320,32 +307,12 @@ def write_report(cfg, root: Path, scores, train_langs, test_langs, asr_dirs, min
                          "correctness: a model answering everything alike is perfectly consistent.\n\n"
                          f"| system | pairwise, all test languages | same, trained languages | same and right, trained "
                          f"languages |\n|---|---:|---:|---:|\n{rows}")
-    parts.insert(1, summary(scores, marks))
+    parts.insert(1, trained_vs_zero_shot_table(scores, marks, ("accuracy", "f1", "record")))
     (root / "results.md").write_text("# Spoken question answering\n\n" + "\n\n".join(parts) + "\n", encoding="utf-8")
     (root / "results.json").write_text(json.dumps({"scores": scores, "train_langs": train_langs,
                                                    "test_langs": test_langs, "minutes": minutes}, indent=1),
                                        encoding="utf-8")
     print("\n\n".join(parts), f"\nresults: {root / 'results.md'}", flush=True)
-
-
-def summary(scores, marks) -> str:
-    """One table: each system's headline metric (closed-book accuracy, comprehension F1 and record choice), the mean
-    over trained languages and over zero-shot ones (mean over seeds of the per-seed mean over languages)."""
-    lines = ["## Summary (mean over languages, then mean ± sd over seeds, %)", "",
-             "| task | system | metric | trained languages | zero-shot languages |", "|---|---|---|---:|---:|"]
-    for task, columns in scores.items():
-        for column, metrics in columns.items():
-            for m in ("accuracy", "f1", "record"):
-                if m not in metrics:
-                    continue
-                cells = []
-                for zero_shot in (False, True):
-                    langs = [lang for lang in metrics[m] if lang != "all" and (lang in marks) == zero_shot]
-                    per_seed = [sum(v) / len(v) for v in zip(*[metrics[m][lang] for lang in langs])] if langs else []
-                    mu, sd = mean_sd(per_seed) if per_seed else (float("nan"), 0.0)
-                    cells.append("-" if mu != mu else f"{100 * mu:.1f} ± {100 * sd:.1f}")
-                lines.append(f"| {task} | {column} | {m} | {cells[0]} | {cells[1]} |")
-    return "\n".join(lines)
 
 
 if __name__ == "__main__":

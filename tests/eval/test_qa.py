@@ -29,3 +29,11 @@ def test_cross_lingual_consistency_counts_agreement_not_correctness():
     assert c["n"] == 2 and c["all_same"] == 0.5
     assert c["pairwise"] == pytest.approx((1 + 1 / 3) / 2)
     assert agreement(["a", "b", "c", "d"], ["a", "b", "x", "d"]) == 0.75
+
+
+def test_piece_of_finds_the_record_a_span_comes_from():
+    from polyvox.eval.qa import piece_of
+
+    pieces = ["france euro", "japan japanese yen", "brazil real"]
+    assert piece_of("japanese yen", pieces) == 1 and piece_of("real", pieces) == 2 and piece_of("france", pieces) == 0
+    assert piece_of("", pieces) == -1 and piece_of("peso", pieces) == -1

@@ -53,3 +53,13 @@ def test_seeds_table_gives_mean_and_spread_per_language_and_overall():
     assert lines[0] == "| language (accuracy %, mean ± sd) | e2e | cascade |"
     assert "| el (zero-shot) | 20.0 ± 14.1 | - |" in lines and "| en | 60.0 ± 14.1 | 100.0 ± 0.0 |" in lines
     assert lines[-1] == "| **mean** | 40.0 ± 14.1 | 100.0 ± 0.0 |"
+
+
+def test_trained_vs_zero_shot_table_means_per_seed_then_over_seeds():
+    from polyvox.eval.tables import trained_vs_zero_shot_table
+
+    scores = {"qa": {"text": {"f1": {"en": [1.0, 0.8], "de": [0.6, 0.8], "sw": [0.2, 0.0], "all": [9.0, 9.0]},
+                              "other": {"en": [0.5]}}}}
+    md = trained_vs_zero_shot_table(scores, {"sw": "zero-shot"}, ["f1", "record"])
+    assert "| qa | text | f1 | 80.0 ± 0.0 | 10.0 ± 14.1 |" in md  # per seed: (1+.6)/2, (.8+.8)/2; "all" left out
+    assert "record" not in md.split("\n", 4)[-1] and "other" not in md
