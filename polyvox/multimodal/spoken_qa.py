@@ -82,7 +82,8 @@ def selector_loss_step(model, batch: dict) -> tuple[torch.Tensor, dict]:
 
 @torch.no_grad()
 def predict_records(model: RecordSelector, items, batch_size: int = 64) -> torch.Tensor:
-    """Record probabilities (N, K) for (question frames, record frames, any) items, in input order."""
+    """Record probabilities for (question frames, record frames, any) items, in input order: one (K,) tensor per
+    item (K padded to the batch's largest record count; a missing record has probability 0)."""
     was = model.training
     model.eval()
     device = next(model.parameters()).device

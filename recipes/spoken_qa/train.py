@@ -31,7 +31,7 @@ import torch
 
 from polyvox.data.corpora.qa import load_ccfqa, load_facts_qa, load_spoken_squad
 from polyvox.data.manifest import write_manifest
-from polyvox.data.synth.facts import build_facts_corpus
+from polyvox.data.synth.facts import synthesize_facts_corpus
 from polyvox.eval import qa as qa_metrics
 from polyvox.eval.tables import mean_sd, seeds_table, trained_vs_zero_shot_table
 from polyvox.multimodal.asr_runs import ensure_asr_run, transcribe_cached
@@ -137,7 +137,7 @@ def load_data(cfg: SpokenQAConfig, root: Path):
     ``data.eval_langs``; CCFQA has one copy of each fact per language, so its train and test languages must differ."""
     d = cfg.data
     if d.source == "facts":
-        paths = build_facts_corpus(d.facts)
+        paths = synthesize_facts_corpus(d.facts)
         questions, items = load_facts_qa(paths)
         manifests = {s: [paths[s], paths[f"records-{s}"]] for s in ("train", "dev", "test")}
     elif d.source == "ccfqa":

@@ -305,7 +305,3 @@ def draw_contexts(questions: Sequence[Utterance], records: Sequence[Utterance], 
                          "audio": str(wav_path.resolve()) if with_audio else "", "spans": spans, "synthetic": True})
     return rows
 
-
-def build_facts_corpus(c: FactsCorpusConfig) -> dict[str, Path]:
-    """Synthesize (or reuse) the corpus ``c`` -> the manifests of :func:`corpus_paths`."""
-    return synthesize_facts_corpus(c)
