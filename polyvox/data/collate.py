@@ -111,6 +111,44 @@ def compute_fbank(
     return feats, feat_lens
 
 
+@dataclass(frozen=True)
+class VocoderMelOptions:
+    """The centred magnitude log-mel that Vocos, F5-TTS and HiFi-GAN-style vocoders use (F5-TTS's ``vocos`` mel:
+    24 kHz, 100 mels, n_fft = window = 1024, hop 256), unlike :class:`FbankOptions`'s valid-framed power mel."""
+
+    sample_rate: int = 24000
+    n_mels: int = 100
+    n_fft: int = 1024
+    hop_length: int = 256
+    win_length: int = 1024
+    log_floor: float = 1e-5
+
+
+def vocoder_mel(wavs: torch.Tensor, wav_lens: torch.Tensor, opts: VocoderMelOptions = VocoderMelOptions()
+                ) -> tuple[torch.Tensor, torch.Tensor]:
+    """wavs (B, S) at ``opts.sample_rate``, wav_lens (B,) -> (log-mel (B, T, n_mels), frames (B,)).
+
+    torchaudio's MelSpectrogram with ``center=True, power=1``, HTK scale, no norm: frame t is centred on sample
+    ``t * hop``, so a clip of S samples has ``1 + S // hop`` frames; frames past a row's length are set to 0 (the
+    last valid ones near the end see the zero padding, as with a clip padded alone)."""
+    import torchaudio
+
+    key = (opts, str(wavs.device))
+    if key not in _VOCODER_MEL:
+        _VOCODER_MEL[key] = torchaudio.transforms.MelSpectrogram(
+            sample_rate=opts.sample_rate, n_fft=opts.n_fft, win_length=opts.win_length, hop_length=opts.hop_length,
+            n_mels=opts.n_mels, power=1, center=True, normalized=False, norm=None).to(wavs.device)
+    wav_lens = wav_lens.to(wavs.device).long()
+    wavs = wavs.float() * (torch.arange(wavs.shape[1], device=wavs.device)[None, :] < wav_lens[:, None])
+    mel = torch.log(torch.clamp(_VOCODER_MEL[key](wavs), min=opts.log_floor)).transpose(1, 2)  # (B, T, n_mels)
+    lens = 1 + torch.div(wav_lens, opts.hop_length, rounding_mode="floor")
+    valid = torch.arange(mel.shape[1], device=mel.device)[None, :] < lens[:, None]
+    return mel.masked_fill(~valid[..., None], 0.0), lens
+
+
+_VOCODER_MEL: dict = {}  # (options, device) -> MelSpectrogram: its filterbank is built once
+
+
 def is_empty_batch(batch: Any) -> bool:
     """True when every clip of a batch was skipped: ``None``, the marker :func:`collate_audio`
     returns (zero rows), or any batch (mapping, tensor, list) with zero rows, so text and audio
