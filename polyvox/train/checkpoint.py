@@ -4,8 +4,9 @@ Layout::
 
     RUN/checkpoints/step-0001200/
         model.safetensors        weights of the unwrapped model (safetensors.torch.save_model)
-        optimizer.pt             optimizer.state_dict()
-        scheduler.pt             LR scheduler state_dict()
+        optimizer.pt             optimizer.state_dict() ({name: state_dict()} for a task with several optimizers)
+        scheduler.pt             LR scheduler state_dict() (likewise)
+        ema.safetensors          the weight average (train.ema_decay > 0)
         scaler.pt                fp16 GradScaler state (fp16 runs only)
         rng_state_<rank>.pt      per process: python / numpy / torch CPU / CUDA RNG, data position
         trainer_state.json       step, epoch, best metric, eval history, early-stopping counter
@@ -25,12 +26,13 @@ import re
 import shutil
 import warnings
 from pathlib import Path
-from typing import Sequence
+from typing import Mapping, Sequence
 
 import numpy as np
 import torch
 
 CHECKPOINTS = "checkpoints"
+EMA_FILE = "ema.safetensors"
 _STEP_RE = re.compile(r"^step-(\d+)$")
 _REQUIRED = ("model.safetensors", "trainer_state.json", "optimizer.pt", "scheduler.pt")
 
@@ -112,12 +114,28 @@ def _tuplify(x):
 # Save / load
 
 
+def _states(obj) -> dict:
+    """state_dict() of an optimizer / scheduler, or {name: state_dict()} of a mapping of them."""
+    return {n: o.state_dict() for n, o in obj.items()} if isinstance(obj, Mapping) else obj.state_dict()
+
+
+def _load_states(obj, state: dict, what: str) -> None:
+    if not isinstance(obj, Mapping):
+        obj.load_state_dict(state)
+        return
+    if set(state) != set(obj):
+        raise KeyError(f"{what} holds {sorted(state)}, the task has {sorted(obj)}")
+    for name, o in obj.items():
+        o.load_state_dict(state[name])
+
+
 def save_checkpoint(accelerator, run_dir: str | Path, step: int, model, optimizer, scheduler,
-                    trainer_state: dict, rank_state: dict | None = None) -> Path:
+                    trainer_state: dict, rank_state: dict | None = None, ema=None) -> Path:
     """Write ``checkpoints/step-XXXXXXX`` atomically. Call on every process (it synchronises).
 
+    ``optimizer`` / ``scheduler`` may be ``{name: ...}`` mappings; ``ema`` a :class:`polyvox.train.ema.WeightAverage`.
     ``rank_state`` is this process's extra state (data position); RNG state is added here."""
-    from safetensors.torch import save_model
+    from safetensors.torch import save_file, save_model
 
     final = checkpoint_dir(run_dir, step)
     tmp = final.with_name(".tmp-" + final.name)
@@ -128,8 +146,10 @@ def save_checkpoint(accelerator, run_dir: str | Path, step: int, model, optimize
     torch.save({**(rank_state or {}), "rng": rng_state()}, tmp / f"rng_state_{accelerator.process_index}.pt")
     if accelerator.is_main_process:
         save_model(accelerator.unwrap_model(model), str(tmp / "model.safetensors"))
-        torch.save(optimizer.state_dict(), tmp / "optimizer.pt")
-        torch.save(scheduler.state_dict(), tmp / "scheduler.pt")
+        torch.save(_states(optimizer), tmp / "optimizer.pt")
+        torch.save(_states(scheduler), tmp / "scheduler.pt")
+        if ema is not None:
+            save_file(ema.state_dict(), str(tmp / EMA_FILE), metadata={"updates": str(ema.updates)})
         if accelerator.scaler is not None:
             torch.save(accelerator.scaler.state_dict(), tmp / "scaler.pt")
         with open(tmp / "trainer_state.json", "w", encoding="utf-8") as f:
@@ -145,8 +165,8 @@ def save_checkpoint(accelerator, run_dir: str | Path, step: int, model, optimize
     return final
 
 
-def load_checkpoint(accelerator, path: str | Path, model, optimizer, scheduler) -> tuple[dict, dict]:
-    """Load weights, optimizer, scheduler (and scaler) from ``path``.
+def load_checkpoint(accelerator, path: str | Path, model, optimizer, scheduler, ema=None) -> tuple[dict, dict]:
+    """Load weights, optimizer(s), scheduler(s) (and scaler, and the weight average) from ``path``.
 
     Returns ``(trainer_state, rank_state)``; ``rank_state["rng"]`` is this process's RNG state,
     for :func:`set_rng_state` once everything else is restored. Raises if a file is unreadable."""
@@ -159,14 +179,27 @@ def load_checkpoint(accelerator, path: str | Path, model, optimizer, scheduler) 
         rank_file = path / "rng_state_0.pt"
     rank_state = torch.load(rank_file, map_location="cpu", weights_only=True)
     load_model(accelerator.unwrap_model(model), str(path / "model.safetensors"))  # CPU tensors, copied into place
-    optimizer.load_state_dict(torch.load(path / "optimizer.pt", map_location="cpu", weights_only=True))
-    scheduler.load_state_dict(torch.load(path / "scheduler.pt", map_location="cpu", weights_only=True))
+    _load_states(optimizer, torch.load(path / "optimizer.pt", map_location="cpu", weights_only=True), "optimizer.pt")
+    _load_states(scheduler, torch.load(path / "scheduler.pt", map_location="cpu", weights_only=True), "scheduler.pt")
+    if ema is not None:
+        load_ema(ema, path)
     if accelerator.scaler is not None and (path / "scaler.pt").is_file():
         accelerator.scaler.load_state_dict(torch.load(path / "scaler.pt", weights_only=True))
     return trainer_state, rank_state
 
 
-def load_latest(accelerator, run_dir: str | Path, model, optimizer, scheduler):
+def load_ema(ema, path: str | Path) -> None:
+    """Restore a :class:`~polyvox.train.ema.WeightAverage` from a checkpoint's ``ema.safetensors``."""
+    from safetensors import safe_open
+
+    file = Path(path) / EMA_FILE
+    if not file.is_file():
+        raise FileNotFoundError(f"{file}: missing; the run trains with train.ema_decay > 0")
+    with safe_open(str(file), "pt") as f:
+        ema.load_state_dict({k: f.get_tensor(k) for k in f.keys()}, int(f.metadata()["updates"]))
+
+
+def load_latest(accelerator, run_dir: str | Path, model, optimizer, scheduler, ema=None):
     """Resume from the newest checkpoint that loads; returns ``(path, trainer_state, rank_state)``
     or ``None`` when the run has none. Interrupted saves are cleaned first."""
     if accelerator.is_main_process:
@@ -175,7 +208,7 @@ def load_latest(accelerator, run_dir: str | Path, model, optimizer, scheduler):
     ckpts = list_checkpoints(run_dir)
     for path in reversed(ckpts):
         try:
-            trainer_state, rank_state = load_checkpoint(accelerator, path, model, optimizer, scheduler)
+            trainer_state, rank_state = load_checkpoint(accelerator, path, model, optimizer, scheduler, ema)
         except Exception as e:  # noqa: BLE001 - any unreadable checkpoint is skipped, loudly
             warnings.warn(f"{path}: cannot load checkpoint ({type(e).__name__}: {e}); trying the previous one")
             continue

@@ -68,6 +68,10 @@ class TrainConfig:
     # A non-finite loss (a corrupt clip, an unstable filter, a diverging run): that step's update is skipped and
     # its batch ids logged; this many in a row stop the run with an error. 0 = no check (saves a host sync per step).
     nonfinite_patience: int = 10
+    # Exponential moving average of the weights (F5-TTS, vocoders): evaluate() sees the averaged weights, and
+    # checkpoints hold them in ema.safetensors. 0 = off; ema_of names a submodule ("generator"), "" = the whole model.
+    ema_decay: float = 0.0
+    ema_of: str = ""
 
     def __post_init__(self):
         checks = {
@@ -82,6 +86,7 @@ class TrainConfig:
             "save_every": self.save_every >= 0,
             "early_stop_patience": self.early_stop_patience >= 0,
             "nonfinite_patience": self.nonfinite_patience >= 0,
+            "ema_decay": 0.0 <= self.ema_decay < 1.0,
         }
         for name, ok in checks.items():
             if not ok:

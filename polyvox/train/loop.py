@@ -4,6 +4,9 @@
 
 ``loss_step(model, batch) -> (loss, logs)`` is the only task-specific piece: CTC for ASR,
 cross-entropy for a text classifier. ``evaluate(model) -> {"dev/per": 0.21, ...}`` is optional.
+A task with several optimizers (a GAN vocoder) passes ``{name: step}`` and ``optimizer={name: ...}``
+instead: each step updates its own optimizer, in order, on the same batch. ``train.ema_decay``
+keeps an average of the weights that evaluation sees and checkpoints hold.
 
 Built on ``accelerate.Accelerator`` for devices, mixed precision and multi-GPU (``accelerate
 launch`` / ``torchrun``). The DataLoader is deliberately *not* prepared: polyvox batch samplers
@@ -47,8 +50,11 @@ class FitResult:
     metrics_path: Path | None = None
 
 
-def load_best(model: torch.nn.Module, result: FitResult) -> Path | None:
-    """Load the best dev checkpoint's weights into ``model`` (the last step's stay when there is none)."""
+def load_best(model: torch.nn.Module, result: FitResult, *, ema_of: str | None = None) -> Path | None:
+    """Load the best dev checkpoint's weights into ``model`` (the last step's stay when there is none).
+
+    ``ema_of`` (a run with ``train.ema_decay``: its ``train.ema_of``, "" for the whole model) loads the weight
+    average into that submodule instead of the trained weights."""
     if result.best_checkpoint is None:
         return None
     from safetensors.torch import load_model
@@ -56,7 +62,20 @@ def load_best(model: torch.nn.Module, result: FitResult) -> Path | None:
     from polyvox.train.runs import MODEL_FILE
 
     load_model(model, str(result.best_checkpoint / MODEL_FILE))
+    if ema_of is not None:
+        load_ema_weights(model.get_submodule(ema_of), result.best_checkpoint)
     return result.best_checkpoint
+
+
+def load_ema_weights(module: torch.nn.Module, checkpoint: Path) -> None:
+    """Copy a checkpoint's ``ema.safetensors`` (the weight average) into ``module``."""
+    from polyvox.train.ema import WeightAverage
+
+    ema = WeightAverage(module, 0.5)
+    ckpt.load_ema(ema, checkpoint)
+    with torch.no_grad():
+        for name, value in ema._tracked().items():
+            value.copy_(ema.average[name].to(value.dtype))
 
 
 def seed_everything(seed: int) -> None:
@@ -139,10 +158,12 @@ class _Window:
         self.loss, self.n, self.rows, self.logs, self.grad_norm = 0.0, 0, 0, {}, None
         self.t0 = time.perf_counter()
 
-    def add(self, loss: torch.Tensor, logs: Mapping[str, float], rows: int | None):
-        self.loss = self.loss + loss.detach().float()
-        self.n += 1
-        self.rows += rows or 0
+    def add(self, loss: torch.Tensor | None, logs: Mapping[str, float], rows: int | None):
+        """``loss`` None: logs only (the earlier steps of a several-optimizer task)."""
+        if loss is not None:
+            self.loss = self.loss + loss.detach().float()
+            self.n += 1
+            self.rows += rows or 0
         for k, v in logs.items():  # tensors stay on the device until the log row (no per-step sync)
             v = v.detach().float() if isinstance(v, torch.Tensor) else float(v)
             self.logs[k] = self.logs.get(k, 0.0) + v
@@ -150,7 +171,7 @@ class _Window:
     def row(self, accelerator, lr: float, epoch: int) -> dict:
         mean = torch.as_tensor(self.loss / max(self.n, 1), device=accelerator.device)
         row = {"train/loss": accelerator.reduce(mean, "mean").item(), "train/lr": lr, "train/epoch": epoch}
-        row.update({f"train/{k}": float(v) / self.n for k, v in self.logs.items()})
+        row.update({f"train/{k}": float(v) / max(self.n, 1) for k, v in self.logs.items()})
         if self.grad_norm is not None:
             row["train/grad_norm"] = float(self.grad_norm)
         if self.rows:
@@ -250,12 +271,12 @@ class BatchStream:
 def fit(
     model: torch.nn.Module,
     train_loader,
-    loss_step: LossStep,
+    loss_step: LossStep | Mapping[str, Callable],
     config: TrainConfig,
     run_dir: str | Path,
     *,
     evaluate: Callable[[torch.nn.Module], Mapping[str, float]] | None = None,
-    optimizer: torch.optim.Optimizer | None = None,
+    optimizer: torch.optim.Optimizer | Mapping[str, torch.optim.Optimizer] | None = None,
     resume: bool = True,
 ) -> FitResult:
     """Train ``model`` for ``config.max_steps`` optimizer steps (or ``max_epochs``).
@@ -265,26 +286,53 @@ def fit(
         train_loader: a DataLoader whose batch sampler already shards by rank (not prepared).
             A batch sampler with ``state_dict()/load_state_dict()/set_epoch()`` resumes mid-epoch.
         loss_step: ``(model, batch) -> (scalar loss, {"name": float})``; batch is on the device.
+            Or, for a task with several optimizers, ``{name: step}`` with
+            ``step(model, batch, shared) -> (loss, logs)``: run in that order on every batch, each followed by
+            the update of ``optimizer[name]`` (a GAN: ``{"discriminator": ..., "generator": ...}``); ``shared``
+            is one dict per batch the steps pass tensors through (the generated audio). Logs are prefixed with
+            the step's name; ``train/loss`` is the last step's loss.
         config: the ``TrainConfig``.
         run_dir: checkpoints/, metrics.jsonl, tb/, loss_curve.png go here.
         evaluate: ``(model) -> {"dev/per": ...}``, run under ``torch.no_grad()`` in eval mode
             every ``eval_every`` steps and at the end, on every process (the main one's
-            result is used everywhere).
-        optimizer: defaults to AdamW(lr, betas, weight_decay) on the model's parameters.
+            result is used everywhere); with ``ema_decay`` it sees the averaged weights.
+        optimizer: defaults to AdamW(lr, betas, weight_decay) on the model's parameters; a ``{name: optimizer}``
+            mapping (the names of ``loss_step``) for several. Each gets the config's LR schedule.
         resume: continue from the newest complete checkpoint in ``run_dir`` if there is one;
             ``False`` refuses a ``run_dir`` that already has checkpoints.
     """
     from accelerate import Accelerator
     from accelerate.utils import broadcast_object_list, send_to_device
 
+    from polyvox.train.ema import WeightAverage
+
     run_dir = Path(run_dir)
     accelerator = Accelerator(cpu=config.cpu, mixed_precision=resolve_mixed_precision(config),
                               step_scheduler_with_optimizer=False)  # we step it ourselves, once per update
     seed_everything(config.seed)
     n_steps = total_steps(config, train_loader)
-    optimizer = optimizer or make_optimizer(model, config)
-    scheduler = make_scheduler(optimizer, config, n_steps)
-    model, optimizer, scheduler = accelerator.prepare(model, optimizer, scheduler)
+    several = isinstance(loss_step, Mapping)
+    steps = dict(loss_step) if several else {"model": lambda m, batch, shared: loss_step(m, batch)}
+    optimizers = dict(optimizer) if isinstance(optimizer, Mapping) else {"model": optimizer or make_optimizer(model,
+                                                                                                              config)}
+    if list(optimizers) != list(steps):
+        raise ValueError(f"fit: loss steps {list(steps)} and optimizers {list(optimizers)} must have the same names")
+    schedulers = {n: make_scheduler(o, config, n_steps) for n, o in optimizers.items()}
+    if several:
+        # Not wrapped in DDP: each step calls its own submodules (model.generator(...)), which DDP's single
+        # forward would not see; gradients are averaged across processes by hand before each update instead.
+        model = model.to(accelerator.device)
+        prepared = accelerator.prepare(*optimizers.values(), *schedulers.values())
+        optimizers = dict(zip(optimizers, prepared[:len(optimizers)]))
+        schedulers = dict(zip(schedulers, prepared[len(optimizers):]))
+    else:
+        model, opt, sched = accelerator.prepare(model, optimizers["model"], schedulers["model"])
+        optimizers, schedulers = {"model": opt}, {"model": sched}
+    saved_opt = optimizers if several else optimizers["model"]  # the checkpoint files keep the one-optimizer layout
+    saved_sched = schedulers if several else schedulers["model"]
+    ema = None
+    if config.ema_decay > 0:
+        ema = WeightAverage(accelerator.unwrap_model(model).get_submodule(config.ema_of), config.ema_decay)
     stream = BatchStream(train_loader)
     sampler_world = getattr(stream.sampler, "world_size", None)
     if isinstance(sampler_world, int) and sampler_world != accelerator.num_processes:
@@ -296,7 +344,7 @@ def fit(
              "history": [], "metrics": {}}
     if not resume and ckpt.list_checkpoints(run_dir):  # mixing two runs' checkpoints would corrupt both
         raise RuntimeError(f"{run_dir} already has checkpoints; resume=True continues it, or use a new run_dir")
-    resumed = ckpt.load_latest(accelerator, run_dir, model, optimizer, scheduler) if resume else None
+    resumed = ckpt.load_latest(accelerator, run_dir, model, saved_opt, saved_sched, ema) if resume else None
     if resumed:
         path, saved, rank_state = resumed
         state.update({k: saved[k] for k in state if k in saved})
@@ -314,7 +362,7 @@ def fit(
 
     def run_eval() -> dict:
         model.eval()
-        with torch.no_grad():
+        with torch.no_grad(), ema.swapped_in() if ema is not None else nullcontext():
             metrics = dict(evaluate(accelerator.unwrap_model(model)))
         model.train()
         if accelerator.num_processes > 1:  # every process must take the same early-stop/save decisions
@@ -327,57 +375,84 @@ def fit(
         trainer_state = {**state, "epoch": stream.epoch, "best_metric_name": config.best_metric,
                          "best_mode": config.best_mode, "total_steps": n_steps, "train": config_to_dict(config),
                          "sampler_state": stream.state_dict()["sampler"]}
-        path = ckpt.save_checkpoint(accelerator, run_dir, step, model, optimizer, scheduler,
-                                    trainer_state, {"data": stream.state_dict()})
+        path = ckpt.save_checkpoint(accelerator, run_dir, step, model, saved_opt, saved_sched,
+                                    trainer_state, {"data": stream.state_dict()}, ema)
         if accelerator.is_main_process:
             ckpt.prune_checkpoints(run_dir, config.keep_last, config.keep_best, config.best_metric, config.best_mode)
         accelerator.wait_for_everyone()
         return path
+
+    def parameters(opt) -> list[torch.Tensor]:
+        return [p for group in opt.param_groups for p in group["params"]]
 
     model.train()
     try:
         window = _Window()
         nonfinite_in_a_row = 0
         while state["step"] < n_steps and not state["stopped_early"]:
-            # One optimizer step = grad_accum micro-batches; DDP all-reduces on the last one only.
-            losses, ids = [], []
-            for micro in range(config.grad_accum):
-                batch = next_batch()
-                last = micro == config.grad_accum - 1
-                with nullcontext() if last else accelerator.no_sync(model):
-                    with accelerator.autocast():
-                        loss, logs = loss_step(model, batch)
-                    accelerator.backward(loss / config.grad_accum)
-                losses.append((loss.detach(), logs, _batch_rows(batch)))
-                ids += list(batch.get("ids", [])) if isinstance(batch, Mapping) else []
-            finite = True
-            if config.nonfinite_patience:  # every process decides alike: skip when any of them saw inf/NaN
-                all_finite = torch.isfinite(torch.stack([l for l, _, _ in losses])).all().float()
-                finite = bool(accelerator.reduce(all_finite, "min") > 0)
-            if finite:
-                nonfinite_in_a_row = 0
-                for loss, logs, rows in losses:
-                    window.add(loss, logs, rows)
-                if config.grad_clip > 0:
-                    window.grad_norm = accelerator.clip_grad_norm_(model.parameters(), config.grad_clip)
-                optimizer.step()
-                if not optimizer.step_was_skipped:  # fp16 overflow: no update, so no LR step either
-                    scheduler.step()
-            else:  # no update from a non-finite loss: it would turn every weight into NaN
+            # One optimizer step = grad_accum micro-batches; DDP all-reduces on the last one only. A task with
+            # several optimizers runs each of its steps over the same micro-batches, updating after each.
+            batches, shared, skipped = [], [], []
+            for index, (name, step_fn) in enumerate(steps.items()):
+                opt, last_step = optimizers[name], index == len(steps) - 1
+                losses, ids = [], []
+                for micro in range(config.grad_accum):
+                    if index == 0:  # batches are drawn once, by the first step
+                        batches.append(next_batch())
+                        shared.append({})
+                    batch, last = batches[micro], micro == config.grad_accum - 1
+                    with nullcontext() if last or several else accelerator.no_sync(model):
+                        with accelerator.autocast():
+                            loss, logs = step_fn(model, batch, shared[micro])
+                        accelerator.backward(loss / config.grad_accum)
+                    if several:
+                        logs = {f"{name}/{k}": v for k, v in {"loss": loss, **logs}.items()}
+                    losses.append((loss.detach(), logs, _batch_rows(batch)))
+                    ids += list(batch.get("ids", [])) if isinstance(batch, Mapping) else []
+                if several and accelerator.num_processes > 1:
+                    for p in parameters(opt):
+                        if p.grad is not None:
+                            torch.distributed.all_reduce(p.grad)
+                            p.grad /= accelerator.num_processes
+                finite = True
+                if config.nonfinite_patience:  # every process decides alike: skip when any of them saw inf/NaN
+                    all_finite = torch.isfinite(torch.stack([l for l, _, _ in losses])).all().float()
+                    finite = bool(accelerator.reduce(all_finite, "min") > 0)
+                if finite:
+                    for loss, logs, rows in losses:
+                        window.add(loss if last_step else None, logs, rows)
+                    if config.grad_clip > 0:
+                        norm = accelerator.clip_grad_norm_(parameters(opt), config.grad_clip)
+                        if last_step:
+                            window.grad_norm = norm
+                    opt.step()
+                    if not opt.step_was_skipped:  # fp16 overflow: no update, so no LR step either
+                        schedulers[name].step()
+                else:  # no update from a non-finite loss: it would turn every weight into NaN
+                    skipped.append(name)
+                # every gradient, also those this step's loss left in other optimizers' parameters
+                for o in optimizers.values():
+                    o.zero_grad(set_to_none=True)
+            if ema is not None and len(skipped) < len(steps):
+                ema.update()
+            if skipped:
                 nonfinite_in_a_row += 1
                 shown = ", ".join(map(str, ids[:8])) + (" ..." if len(ids) > 8 else "")
-                logger.write(f"step {state['step'] + 1}: non-finite loss, update skipped (batch: {shown or 'no ids'})")
+                what = f" ({', '.join(skipped)})" if several else ""
+                logger.write(f"step {state['step'] + 1}: non-finite loss, update skipped{what} (batch: "
+                             f"{shown or 'no ids'})")
                 if nonfinite_in_a_row >= config.nonfinite_patience:
                     raise RuntimeError(f"{nonfinite_in_a_row} steps in a row had a non-finite loss (last batch: "
                                        f"{shown or 'no ids'}); the run diverged or its data is broken. Lower "
                                        f"train.lr, check these clips, or resume from the last checkpoint in {run_dir}")
-            optimizer.zero_grad(set_to_none=True)
+            else:
+                nonfinite_in_a_row = 0
             state["step"] = step = state["step"] + 1
             state["metrics"] = {}
 
             # Log the mean over the micro-batches since the last row (loss averaged over processes).
             if step % config.log_every == 0 or step == n_steps:
-                row = window.row(accelerator, scheduler.get_last_lr()[0], stream.epoch)
+                row = window.row(accelerator, schedulers[name].get_last_lr()[0], stream.epoch)
                 logger.log(step, row)
                 logger.progress(0, row["train/loss"], row.get("train/items_per_s"), row["train/lr"])
                 window = _Window()
