@@ -99,18 +99,20 @@ def copy_recipe(name: str, dest: str | Path) -> Path:
 def find_recipe(config_path: str | Path) -> Path:
     """The ``train.py`` that runs ``config_path``; :class:`RecipeNotFound` if none.
 
-    1. ``<dir>/configs/X.yaml`` beside ``<dir>/train.py``: that script (a shipped recipe, or one copied to edit);
-    2. else the YAML's top-level ``recipe:``: a path to a train.py or recipe folder, relative to the config, or a
-       recipe name, looked up as ``recipes/NAME/train.py`` above the config, in the current directory, then among
-       the shipped recipes.
+    1. a top-level ``recipe:`` that is a path (``../vocoder.py``, relative to the config): that script, so one
+       recipe folder can hold configs of several scripts (tts: train.py, f5.py, vocoder.py);
+    2. ``<dir>/configs/X.yaml`` beside ``<dir>/train.py``: that script (a shipped recipe, or one copied to edit);
+    3. else ``recipe:`` as a recipe name, looked up as ``recipes/NAME/train.py`` above the config, in the current
+       directory, then among the shipped recipes.
     """
     from polyvox.train.config import read_yaml
 
     config = Path(config_path).resolve()
-    sibling = config.parent.parent / "train.py"
-    if config.parent.name == "configs" and sibling.is_file():
-        return sibling
     recipe = read_yaml(config).get("recipe")
+    sibling = config.parent.parent / "train.py"
+    is_path = isinstance(recipe, str) and ("/" in recipe or recipe.endswith(".py"))
+    if config.parent.name == "configs" and sibling.is_file() and not is_path:
+        return sibling
     if recipe is None:
         raise RecipeNotFound(
             f"{config_path}: cannot tell which recipe this config is for. Add a top-level key such as "
