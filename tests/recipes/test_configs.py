@@ -18,21 +18,31 @@ from polyvox.speech.tts.config import TtsConfig  # noqa: E402
 from polyvox.multimodal.config import SpeechClassificationConfig, SpokenQAConfig  # noqa: E402
 from polyvox.text.classify.config import TextClassificationConfig  # noqa: E402
 
-CONFIG_CLASS = {"asr_ctc": AsrConfig, "phoneme_recognition": PhonemeConfig,
-                "utterance_classification": ClassificationConfig, "tts": TtsConfig,
-                "text_classification": TextClassificationConfig, "speech_classification": SpeechClassificationConfig,
-                "spoken_qa": SpokenQAConfig}
+from polyvox.speech.f5tts.config import F5RecipeConfig  # noqa: E402
+from polyvox.speech.vocoder.config import VocoderConfig  # noqa: E402
+
+CONFIG_CLASS = {"asr_ctc/train.py": AsrConfig, "phoneme_recognition/train.py": PhonemeConfig,
+                "utterance_classification/train.py": ClassificationConfig, "tts/train.py": TtsConfig,
+                "tts/f5.py": F5RecipeConfig, "tts/vocoder.py": VocoderConfig,
+                "text_classification/train.py": TextClassificationConfig,
+                "speech_classification/train.py": SpeechClassificationConfig, "spoken_qa/train.py": SpokenQAConfig}
+
+
+def script_of(config: Path) -> str:
+    return find_recipe(config).relative_to(ROOT / "recipes").as_posix()
 
 
 def test_every_recipe_script_is_covered():
-    scripts = {p.parent.name for p in (ROOT / "recipes").glob("*/train.py")}
+    scripts = {p.relative_to(ROOT / "recipes").as_posix() for p in (ROOT / "recipes").glob("*/*.py")
+               if p.name != "__init__.py"}
     assert scripts == set(CONFIG_CLASS)
-    assert len(CONFIGS) >= 14
+    assert {script_of(c) for c in CONFIGS} == scripts  # every script has a config
+    assert len(CONFIGS) >= 19
 
 
 @pytest.mark.parametrize("path", CONFIGS, ids=lambda p: f"{p.parts[-3]}/{p.name}")
 def test_config_loads_with_every_key_used(path):
-    cls = CONFIG_CLASS[find_recipe(path).parent.name]
+    cls = CONFIG_CLASS[script_of(path)]
     check_all_keys_used(cls, path)
     train = "train" if "train" in cls.__dataclass_fields__ else "e2e.train"  # speech_classification: per system
     with pytest.raises(ConfigError, match=f"{train}.lrr: unknown key"):

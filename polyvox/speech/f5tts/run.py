@@ -171,6 +171,11 @@ def read_checkpoint(path: Path) -> dict:
     raise CheckpointError(f"{path}: expected an F5-TTS .pt or .safetensors checkpoint")
 
 
+def is_f5_run(path: str | Path) -> bool:
+    """A polyvox F5 run directory (F5-TTS's own checkpoint files do not record their mel settings)."""
+    return (Path(path) / F5_CONFIG_FILE).is_file()
+
+
 def from_pretrained(path: str | Path, *, vocab: str | Path | None = None, **overrides
                     ) -> tuple[F5TTS, list[str], VocoderMelOptions]:
     """(model, vocabulary, mel settings) from a polyvox run directory or a local F5-TTS checkpoint file (or a folder
@@ -178,7 +183,7 @@ def from_pretrained(path: str | Path, *, vocab: str | Path | None = None, **over
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"{path}: no such checkpoint or run directory (nothing is downloaded)")
-    if path.is_dir() and (path / F5_CONFIG_FILE).is_file():
+    if is_f5_run(path):
         from safetensors.torch import load_model
 
         saved = json.loads((path / F5_CONFIG_FILE).read_text(encoding="utf-8"))

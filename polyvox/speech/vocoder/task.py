@@ -18,6 +18,7 @@ from torch.utils.data import DataLoader, Dataset
 from polyvox.data.collate import VocoderMelOptions, vocoder_mel
 from polyvox.data.dataset import AudioDataset
 from polyvox.data.manifest import Utterance, filter_manifest, read_manifests
+from polyvox.data.sampler import DurationBucketSampler
 from polyvox.data.synth.spec import synthesize_builtin
 from polyvox.speech.vocoder.config import VocoderConfig, VocoderDataConfig
 
@@ -77,10 +78,12 @@ def segment_samples(cfg: VocoderConfig) -> int:
 
 
 def train_loader(cfg: VocoderConfig, utts: Sequence[Utterance], report=None) -> DataLoader:
+    """``batch_size`` windows per batch, shuffled per epoch and sharded by rank (every window lasts the same, so the
+    seconds-filled sampler makes batches of exactly that many) with a resumable position."""
     ds = SegmentDataset(utts, cfg.mel.sample_rate, segment_samples(cfg), seed=cfg.train.seed, report_path=report)
-    return DataLoader(ds, batch_size=cfg.data.batch_size, shuffle=True, drop_last=len(ds) > cfg.data.batch_size,
-                      num_workers=cfg.data.num_workers, collate_fn=collate,
-                      generator=torch.Generator().manual_seed(cfg.train.seed))
+    sampler = DurationBucketSampler([1.0] * len(ds), max_seconds=float(cfg.data.batch_size), num_buckets=1,
+                                    seed=cfg.train.seed)
+    return DataLoader(ds, batch_sampler=sampler, num_workers=cfg.data.num_workers, collate_fn=collate)
 
 
 def mel_of(wavs: torch.Tensor, mel: VocoderMelOptions) -> torch.Tensor:
