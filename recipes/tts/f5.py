@@ -19,10 +19,11 @@ from pathlib import Path
 
 import torch
 
-from polyvox.data.audio import load_audio, save_audio
+from polyvox.data.audio import load_audio, resample, save_audio
 from polyvox.speech.f5tts import task
 from polyvox.speech.f5tts.config import F5RecipeConfig
 from polyvox.speech.f5tts.model import F5TTS, count_parameters
+from polyvox.speech.tts.task import judge_synthesis, synthesis_table
 from polyvox.speech.f5tts.run import (extend_vocab, from_pretrained, generate_mel, is_f5_run, load_run,
                                       phoneme_tokens, save_pretrained)
 from polyvox.train.config import load_config, save_config
@@ -69,34 +70,50 @@ def main(config_path: str, overrides: list[str]) -> int:
     load_best(model, result, ema_of=cfg.train.ema_of if cfg.train.ema_decay else None)
     save_pretrained(run_dir, model.cpu(), vocab, cfg.mel)
 
-    # ---- test: each sentence spoken in the voice of another clip of its (unseen) speaker, whose text is not given
-    run = load_run(run_dir)
-    rows, out_dir = [], run_dir / "samples"
-    out_dir.mkdir(exist_ok=True)
-    vocode = pick_vocoder(cfg)
-    test = splits["test"]
-    for target in test[: cfg.sample.utts]:
-        prompt = next((u for u in test if u.speaker == target.speaker and u.id != target.id), target)
-        wav, _ = load_audio(prompt.audio, cfg.mel.sample_rate)
-        frames = round(target.duration * cfg.mel.sample_rate / cfg.mel.hop_length)  # the true length (no predictor)
+    # ---- test: sentences in the voice of another clip of their (unseen) speaker, whose text is not given. The new
+    # audio gets the target's true length: without a prompt transcript F5-TTS has no length, and polyvox has no
+    # rate predictor for it yet
+    run, vocode = load_run(run_dir), pick_vocoder(cfg)
+    timing = {"seconds": 0.0, "audio": 0.0}
+
+    def speak(target, prompt_utt, sample_rate: int = 16000):
+        prompt, _ = load_audio(prompt_utt.audio, cfg.mel.sample_rate)
+        frames = round(target.duration * cfg.mel.sample_rate / cfg.mel.hop_length)
         t1 = time.time()
-        mel = generate_mel(run, phoneme_tokens(target.phonemes), torch.from_numpy(wav), frames=frames,
+        mel = generate_mel(run, phoneme_tokens(target.phonemes), torch.from_numpy(prompt), frames=frames,
                            steps=cfg.sample.steps, method=cfg.sample.method, cfg_strength=cfg.sample.cfg_strength,
                            sway=cfg.sample.sway)
-        audio = vocode(mel)
-        seconds = time.time() - t1
-        path = save_audio(out_dir / f"{target.id}.wav", audio.numpy(), cfg.mel.sample_rate)
-        rows.append({"id": target.id, "prompt": prompt.id, "language": target.language, "frames": frames,
-                     "rtf": seconds / (audio.shape[0] / cfg.mel.sample_rate), "wav": str(path)})
+        audio = vocode(mel).numpy()
+        timing["seconds"] += time.time() - t1
+        timing["audio"] += len(audio) / cfg.mel.sample_rate
+        return resample(audio, cfg.mel.sample_rate, sample_rate) if sample_rate != cfg.mel.sample_rate else audio
+
+    test, out_dir, samples = splits["test"], run_dir / "samples", []
+    for target in test[: cfg.sample.utts]:
+        prompt = next((u for u in test if u.speaker == target.speaker and u.id != target.id), target)
+        path = save_audio(out_dir / f"{target.id}.wav", speak(target, prompt, cfg.mel.sample_rate), cfg.mel.sample_rate)
+        samples.append({"id": target.id, "prompt": prompt.id, "language": target.language, "wav": str(path),
+                        "frames": round(target.duration * cfg.mel.sample_rate / cfg.mel.hop_length)})
     summary = {"dev_flow_loss": result.history[-1]["dev/flow_loss"] if result.history else None,
                "steps": result.step, "train_minutes": train_minutes, "new_tokens": len(vocab) - old,
-               "init_from": cfg.init_from, "vocoder": cfg.vocoder or "griffin-lim",
-               "mean_rtf": sum(r["rtf"] for r in rows) / max(len(rows), 1), "samples": rows}
+               "init_from": cfg.init_from, "vocoder": cfg.vocoder or "griffin-lim", "samples": samples}
+    header = (f"{count_parameters(model) / 1e6:.2f} M parameters, {result.step} steps, {train_minutes:.1f} min of "
+              f"training; {cfg.sample.steps} {cfg.sample.method} steps, guidance {cfg.sample.cfg_strength}, "
+              f"vocoder: {summary['vocoder']}; lengths: the true ones")
+    table = ""
+    if cfg.eval.judge:
+        judged, rows = judge_synthesis(speak, test, cfg.eval.judge, cfg.eval.utts_per_lang)
+        summary["judged"], table = judged, synthesis_table(judged)
+        header += f"; judge ASR: {cfg.eval.judge}"
+        with open(run_dir / "predictions.jsonl", "w", encoding="utf-8") as f:
+            for r in rows:
+                f.write(json.dumps({k: v for k, v in r.items() if "counts" not in k}, ensure_ascii=False) + "\n")
+    summary["rtf"] = timing["seconds"] / max(timing["audio"], 1e-9)
     (run_dir / "results.json").write_text(json.dumps(summary, indent=1), encoding="utf-8")
-    print(f"dev flow loss {summary['dev_flow_loss']}; {len(rows)} test samples in {out_dir} (mean RTF "
-          f"{summary['mean_rtf']:.2f}, {cfg.sample.steps} {cfg.sample.method} steps, vocoder: {summary['vocoder']}); "
-          f"{result.step} steps, {train_minutes:.1f} min of training ({(time.time() - t0) / 60:.1f} min in all)",
-          flush=True)
+    (run_dir / "results.md").write_text(f"# F5-style TTS test: voices never trained on\n\n{header}\n\n{table}\n",
+                                        encoding="utf-8")
+    print(f"{header}\ndev flow loss {summary['dev_flow_loss']}; RTF {summary['rtf']:.2f}; samples in {out_dir}\n{table}"
+          f"\n({(time.time() - t0) / 60:.1f} min in all)", flush=True)
     return 0
 
 

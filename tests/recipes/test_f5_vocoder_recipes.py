@@ -16,6 +16,7 @@ from polyvox.data.manifest import read_manifest
 from polyvox.speech.f5tts.model import F5TTS, F5Config
 from polyvox.speech.f5tts.run import generate_mel, load_run, phoneme_tokens, read_vocab
 from polyvox.speech.vocoder.task import griffin_lim
+from tests.recipes.test_asr_recipe import debug_overrides
 from tests.speech.f5tts.test_f5tts import VOCAB, save_f5_checkpoint
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -90,7 +91,14 @@ def test_vocoder_trains_two_optimizers_with_ema_and_feeds_the_f5_recipe(tiny_cor
     f5_dir = tmp_path / "f5"
     base = ["train", str(CONFIGS / "f5_debug.yaml"), f"run_dir={f5_dir}", *data(tiny_corpus), *MEL, "model.mel_dim=24",
             "train.max_steps=2", "train.eval_every=2", "sample.utts=1", "sample.steps=2"]
-    assert cli([*base, f"vocoder={voc_dir}"]) == 0
-    assert json.loads((f5_dir / "results.json").read_text())["vocoder"] == str(voc_dir)
+    judge = tmp_path / "judge"  # a tiny phoneme recognizer judges the samples (PER, and SECS by resemblyzer)
+    assert cli(["train", str(ROOT / "recipes/asr_ctc/configs/base.yaml"), *debug_overrides(tiny_corpus, judge),
+                "decode.method=greedy", "decode.lm_order=0"]) == 0
+    assert cli([*base, f"vocoder={voc_dir}", f"eval.judge={judge}", "eval.utts_per_lang=1"]) == 0
+    results = json.loads((f5_dir / "results.json").read_text())
+    assert results["vocoder"] == str(voc_dir) and results["rtf"] > 0
+    assert {"per", "judge_per_real", "per_cross", "secs", "secs_cross"} <= set(results["judged"]["all"])
+    assert "judge PER % (synthesized)" in (f5_dir / "results.md").read_text()
+    assert (f5_dir / "predictions.jsonl").read_text().count("\n") == results["judged"]["all"]["utterances"]
     with pytest.raises(ValueError, match="trained on mel"):
         cli([*base, f"run_dir={tmp_path / 'f5b'}", f"vocoder={voc_dir}", "mel.n_fft=512", "mel.win_length=512"])

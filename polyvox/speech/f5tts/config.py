@@ -40,6 +40,14 @@ class SampleConfig:
 
 
 @dataclass
+class F5EvalConfig:
+    # a judge ASR run (PER of the synthesized test sentences; SECS by resemblyzer), one that never heard the test
+    # speakers; "" = no judged test, only the samples
+    judge: str = ""
+    utts_per_lang: int = 4  # test sentences per language, each spoken from a same- and a cross-lingual prompt
+
+
+@dataclass
 class F5RecipeConfig:
     run_dir: str = "work/runs/f5/base"
     threads: int = 0
@@ -53,6 +61,7 @@ class F5RecipeConfig:
     model: F5Config = field(default_factory=F5Config)  # from scratch only; a checkpoint brings its own shape
     flow: FlowConfig = field(default_factory=FlowConfig)
     sample: SampleConfig = field(default_factory=SampleConfig)
+    eval: F5EvalConfig = field(default_factory=F5EvalConfig)
     vocoder: str = ""  # a polyvox vocoder run (recipes/tts/vocoder.py) for the test samples; "" = Griffin-Lim
     train: TrainConfig = field(default_factory=lambda: TrainConfig(lr=7.5e-5, ema_decay=0.999))
 

@@ -220,27 +220,39 @@ def evaluate_synthesis(run, test: Sequence[Utterance], judge_dir: str, n_per_lan
     (SECS, resemblyzer) to the reference clip, same-language and cross-lingual, and the real-time factor
     (synthesis + Griffin-Lim seconds per second of audio, this process's threads). Returns (summary per language
     and "all", rows)."""
+    from polyvox.speech.tts.run import MIN_REFERENCE_SECONDS, TtsInputError, synthesize
+
+    def speak(u: Utterance, ref: Utterance):
+        try:
+            return synthesize(run, u.text, u.language, ref.audio, rate=rate)
+        except TtsInputError as e:  # a test sentence with a phoneme training never had: reported, not scored
+            print(f"tts test: skipping {u.id}: {e}", flush=True)
+            return None
+
+    return judge_synthesis(speak, test, judge_dir, n_per_lang, MIN_REFERENCE_SECONDS)
+
+
+def judge_synthesis(speak, test: Sequence[Utterance], judge_dir: str, n_per_lang: int,
+                    min_reference_seconds: float = 1.0) -> tuple[dict, list[dict]]:
+    """The judged test of any TTS model: ``speak(target row, reference row) -> wav (samples,) float32 at 16 kHz``
+    (or None to skip the row) is called with a same-language and a cross-lingual reference per target (see
+    :func:`evaluation_pairs`). Returns (summary per language and "all", rows); see :func:`evaluate_synthesis`."""
     import time
 
     from polyvox.data.audio import load_audio
     from polyvox.eval.error_rates import error_counts, summarize
     from polyvox.eval.speaker import secs
     from polyvox.speech.asr.run import load_run as load_asr, transcribe
-    from polyvox.speech.tts.run import TtsInputError, synthesize
 
     judge = load_asr(judge_dir)
     rows = []
-    from polyvox.speech.tts.run import MIN_REFERENCE_SECONDS
-
-    for u, ref, cross in evaluation_pairs(test, n_per_lang, MIN_REFERENCE_SECONDS):
+    for u, ref, cross in evaluation_pairs(test, n_per_lang, min_reference_seconds):
         ref_wav = load_audio(ref.audio, 16000)[0]
         cross_wav = load_audio(cross.audio, 16000)[0]
         t0 = time.perf_counter()
-        try:
-            wav = synthesize(run, u.text, u.language, ref.audio, rate=rate)
-            wav_x = synthesize(run, u.text, u.language, cross.audio, rate=rate)
-        except TtsInputError as e:  # a test sentence with a phoneme training never had: reported, not scored
-            print(f"tts test: skipping {u.id}: {e}", flush=True)
+        wav = speak(u, ref)
+        wav_x = speak(u, cross) if wav is not None else None
+        if wav is None or wav_x is None:
             continue
         rtf = (time.perf_counter() - t0) / 2 / (len(wav) / 16000)  # two syntheses
         real = load_audio(u.audio, 16000)[0]
