@@ -41,6 +41,10 @@ def main(config_path: str, overrides: list[str]) -> int:
     run_dir.mkdir(parents=True, exist_ok=True)
     save_config(cfg, run_dir / CONFIG_FILE)
 
+    if cfg.eval.judge and not (Path(cfg.eval.judge) / CONFIG_FILE).is_file():  # say so now, not after training
+        raise FileNotFoundError(f"eval.judge={cfg.eval.judge}: not a polyvox ASR run (make main trains "
+                                "work/runs/asr_ctc/base); or eval.judge='' for samples only")
+
     # ---- data and model: the checkpoint keeps every token and weight it has; the corpus's new tokens get new rows
     splits = task.load_splits(cfg.data)
     # the phone set of every split: a test sentence's rare phone gets a row too (untrained, but no audio leaks)
@@ -67,6 +71,9 @@ def main(config_path: str, overrides: list[str]) -> int:
     t_fit = time.time()
     result = fit(model, train, loss_step, cfg.train, run_dir, evaluate=lambda m: task.evaluate(m, dev, cfg))
     train_minutes = (time.time() - t_fit) / 60
+    previous = run_dir / "results.json"  # a resumed run: add the minutes of the calls before this one
+    if previous.is_file() and result.step >= json.loads(previous.read_text(encoding="utf-8")).get("steps", 0):
+        train_minutes += json.loads(previous.read_text(encoding="utf-8")).get("train_minutes", 0.0)
     load_best(model, result, ema_of=cfg.train.ema_of if cfg.train.ema_decay else None)
     save_pretrained(run_dir, model.cpu(), vocab, cfg.mel)
 
