@@ -28,7 +28,7 @@ NOTHING = "(nothing recognized)"  # an empty transcript, said so instead of an e
 TRAIN_HINTS = {
     "asr": "polyvox train recipes/asr_ctc/configs/base.yaml   (or: make main)",
     "classify": "polyvox train recipes/emotion/configs/base.yaml",
-    "tts": "polyvox train recipes/tts/configs/base.yaml   (after make main)",
+    "tts": "polyvox train recipes/tts/configs/base.yaml   (after make main; or tts/f5_cpu, tts/f5_finetune on a GPU)",
     "understand": "polyvox train speech_classification",
     "ask": "polyvox train spoken_qa",
 }
@@ -44,7 +44,7 @@ def run_kind(run_dir: Path) -> str | None:
         return "ask" if (run_dir / text_run / "polyvox_qa.json").exists() else "understand"
     if not (run_dir / "model.safetensors").exists() or not (run_dir / "config.yaml").exists():
         return None
-    if (run_dir / "languages.json").exists():
+    if (run_dir / "languages.json").exists() or (run_dir / "f5_config.json").exists():  # FastSpeech-style or F5
         return "tts"
     if (run_dir / "labels.json").exists():
         return "classify"
@@ -87,6 +87,8 @@ def _load(kind: str, run_dir: str):
         from polyvox.speech.asr.run import load_run
     elif kind == "classify":
         from polyvox.speech.classify.run import load_run
+    elif (Path(run_dir) / "f5_config.json").exists():
+        from polyvox.speech.f5tts.run import load_run
     else:
         from polyvox.speech.tts.run import load_run
     return load_run(run_dir)
@@ -216,17 +218,22 @@ def ask(run_dir: str, question_audio: str | None, question_text: str, context: s
 
 
 def speak(run_dir: str, text: str, lang: str, reference: str | None) -> tuple[int, np.ndarray]:
-    """(16000, waveform) of ``text`` in ``lang`` in the voice of ``reference``."""
+    """(sample rate, waveform) of ``text`` in ``lang`` in the voice of ``reference``: a FastSpeech-style run (16 kHz)
+    or an F5-style one (its mel's rate, 24 kHz)."""
+    from polyvox.speech.f5tts.run import F5Run, synthesize as synthesize_f5
     from polyvox.speech.tts.run import TtsInputError, synthesize
 
     run = _run("tts", run_dir)
     if reference:
         _audio(reference, "reference clip")  # the clear message for a bad file
     try:
-        wav = synthesize(run, text, lang, reference)
-    except TtsInputError as e:
+        if isinstance(run, F5Run):
+            wav, rate = synthesize_f5(run, text, lang, reference), run.mel.sample_rate
+        else:
+            wav, rate = synthesize(run, text, lang, reference), run.config.mel.sample_rate
+    except (TtsInputError, ValueError) as e:
         raise _error(str(e)) from None
-    return run.config.mel.sample_rate, (np.clip(wav, -1, 1) * 32767).astype(np.int16)  # 16-bit PCM, as played
+    return rate, (np.clip(wav, -1, 1) * 32767).astype(np.int16)  # 16-bit PCM, as played
 
 
 # ----------------------------------------------------------------------------- the app

@@ -75,7 +75,11 @@ def main(config_path: str, overrides: list[str]) -> int:
     if previous.is_file() and result.step >= json.loads(previous.read_text(encoding="utf-8")).get("steps", 0):
         train_minutes += json.loads(previous.read_text(encoding="utf-8")).get("train_minutes", 0.0)
     load_best(model, result, ema_of=cfg.train.ema_of if cfg.train.ema_decay else None)
-    save_pretrained(run_dir, model.cpu(), vocab, cfg.mel)
+    # the training data's speaking rate: what synthesis without a given length uses
+    frames = sum(u.duration * cfg.mel.sample_rate / cfg.mel.hop_length for u in splits["train"])
+    rate = frames / max(sum(len(phoneme_tokens(u.phonemes)) for u in splits["train"]), 1)
+    save_pretrained(run_dir, model.cpu(), vocab, cfg.mel, frames_per_token=rate,
+                    languages=sorted({u.language for u in splits["train"]}), vocoder=cfg.vocoder)
 
     # ---- test: sentences in the voice of another clip of their (unseen) speaker, whose text is not given. The new
     # audio gets the target's true length: without a prompt transcript F5-TTS has no length, and polyvox has no
@@ -133,7 +137,7 @@ def pick_vocoder(cfg: F5RecipeConfig):
         if voc.mel != cfg.mel:
             raise ValueError(f"vocoder {cfg.vocoder} was trained on mel {voc.mel}, this model on {cfg.mel}")
         return lambda mel: vocode(voc, mel)
-    from polyvox.speech.vocoder.task import griffin_lim
+    from polyvox.speech.vocoder.run import griffin_lim
 
     return lambda mel: griffin_lim(mel.T[None].cpu(), cfg.mel)[0, 0].clamp(-0.99, 0.99)
 

@@ -40,6 +40,17 @@ def runs_root(trained_run, tmp_path_factory):  # noqa: F811
     torch.manual_seed(0)
     save_run_files(root / "tts" / "tiny", cfg, vocab, ["en"], task.build_model(cfg, vocab, ["en"]))
     (root / "tts" / "tiny" / "checkpoints" / "step-1").mkdir(parents=True)  # never mistaken for a run
+    # an (untrained) F5-style run: the Speak tab serves it too
+    from polyvox.data.collate import VocoderMelOptions
+    from polyvox.speech.f5tts.model import F5TTS, F5Config
+    from polyvox.speech.f5tts.run import save_pretrained
+
+    f5 = F5TTS(F5Config(dim=32, depth=1, heads=2, dim_head=16, mel_dim=20, text_num_embeds=8, text_dim=16,
+                        conv_layers=1))
+    save_pretrained(root / "tts" / "f5", f5, [" ", "h", "ə", "l", "oʊ", "w", "ɜː", "d"],
+                    VocoderMelOptions(sample_rate=8000, n_mels=20, n_fft=256, hop_length=64, win_length=256),
+                    frames_per_token=3.0, languages=["en"])
+    (root / "tts" / "f5" / "config.yaml").write_text("recipe: ../f5.py\n", encoding="utf-8")
     # an (untrained) intent cascade: the tiny recognizer feeding a tiny text classifier
     from polyvox.multimodal.cascade import save_cascade
     from polyvox.speech.asr.config import AsrConfig
@@ -86,7 +97,7 @@ def clip(tiny_corpus):
 
 def test_runs_are_found_by_kind(runs_root, tmp_path):
     runs = find_runs(runs_root)
-    assert runs["asr"] == [str(runs_root / "asr_ctc" / "tiny")] and runs["tts"] == [str(runs_root / "tts" / "tiny")]
+    assert runs["asr"] == [str(runs_root / "asr_ctc" / "tiny")] and runs["tts"] == [str(runs_root / "tts" / "f5"), str(runs_root / "tts" / "tiny")]
     assert runs["classify"] == [] and run_kind(tmp_path) is None
     assert runs["understand"] == [str(runs_root / "speech_classification" / "cascade")]
     assert runs["ask"] == [str(runs_root / "spoken_qa" / "cascade"), str(runs_root / "spoken_qa" / "e2e")]
@@ -124,6 +135,13 @@ def test_every_tab_answers_through_the_api(app_url, runs_root, clip, tmp_path):
     wav_path = c.predict(str(runs_root / "tts" / "tiny"), "hello world", "en", handle_file(str(ref)),
                          api_name="/speak")
     assert Path(wav_path).stat().st_size > 1000
+    import soundfile as sf
+
+    f5_wav = c.predict(str(runs_root / "tts" / "f5"), "hello world", "en", handle_file(str(ref)), api_name="/speak")
+    audio, rate = sf.read(f5_wav)
+    assert rate == 8000 and len(audio) > 1000  # "hello world": ~9 phones at 3 frames x 64 samples each
+    with pytest.raises(Exception, match="trained on \\['en'\\]"):
+        c.predict(str(runs_root / "tts" / "f5"), "hola", "es", handle_file(str(ref)), api_name="/speak")
 
 
 @pytest.mark.slow

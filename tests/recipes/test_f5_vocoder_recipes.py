@@ -15,7 +15,7 @@ from polyvox.data.audio import load_audio
 from polyvox.data.manifest import read_manifest
 from polyvox.speech.f5tts.model import F5TTS, F5Config
 from polyvox.speech.f5tts.run import generate_mel, load_run, phoneme_tokens, read_vocab
-from polyvox.speech.vocoder.task import griffin_lim
+from polyvox.speech.vocoder.run import griffin_lim
 from tests.recipes.test_asr_recipe import debug_overrides
 from tests.speech.f5tts.test_f5tts import VOCAB, save_f5_checkpoint
 

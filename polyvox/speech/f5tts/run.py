@@ -20,6 +20,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Sequence
 
+import numpy as np
 import torch
 
 from polyvox.data.collate import VocoderMelOptions, vocoder_mel
@@ -204,19 +205,26 @@ def from_pretrained(path: str | Path, *, vocab: str | Path | None = None, **over
     return model, tokens, VocoderMelOptions()
 
 
-def save_pretrained(run_dir: str | Path, model: F5TTS, vocab: Sequence[str], mel: VocoderMelOptions) -> Path:
+def save_pretrained(run_dir: str | Path, model: F5TTS, vocab: Sequence[str], mel: VocoderMelOptions, *,
+                    frames_per_token: float | None = None, languages: Sequence[str] = (), vocoder: str = "") -> Path:
+    """Write a run. ``frames_per_token`` (the training data's speaking rate), ``languages`` and ``vocoder`` (a
+    vocoder run) are what :func:`synthesize` uses when it is not told otherwise."""
     from safetensors.torch import save_model
 
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     save_model(model, str(run_dir / MODEL_FILE))
     write_vocab(run_dir / VOCAB_FILE, vocab)
-    (run_dir / F5_CONFIG_FILE).write_text(json.dumps({"model": asdict(model.cfg), "mel": asdict(mel)}, indent=1),
-                                          encoding="utf-8")
+    info = {"model": asdict(model.cfg), "mel": asdict(mel), "frames_per_token": frames_per_token,
+            "languages": list(languages), "vocoder": vocoder}
+    (run_dir / F5_CONFIG_FILE).write_text(json.dumps(info, indent=1, ensure_ascii=False), encoding="utf-8")
     return run_dir
 
 
 # ---- synthesis
+
+
+DEFAULT_FRAMES_PER_TOKEN = 6.0  # ~15 phones/s at 93.75 frames/s, for a run that did not measure its data's rate
 
 
 @dataclass
@@ -226,21 +234,28 @@ class F5Run:
     mel: VocoderMelOptions
     device: torch.device
     path: Path
+    frames_per_token: float = DEFAULT_FRAMES_PER_TOKEN
+    languages: tuple[str, ...] = ()
+    vocoder: str = ""
 
 
 def load_run(path: str | Path, device: str | None = None) -> F5Run:
+    """A polyvox F5 run or an F5-TTS checkpoint, on ``device`` (default: the GPU when there is one), in eval mode."""
     model, vocab, mel = from_pretrained(path)
     dev = inference_device(device)
-    return F5Run(model.to(dev).eval(), vocab, mel, dev, Path(path))
+    info = json.loads((Path(path) / F5_CONFIG_FILE).read_text(encoding="utf-8")) if is_f5_run(path) else {}
+    return F5Run(model.to(dev).eval(), vocab, mel, dev, Path(path),
+                 info.get("frames_per_token") or DEFAULT_FRAMES_PER_TOKEN, tuple(info.get("languages", ())),
+                 info.get("vocoder", ""))
 
 
 def generate_mel(run: F5Run, tokens: Sequence[str], prompt_wav: torch.Tensor, *, frames: int | None = None,
-                 frames_per_token: float = 6.0, steps: int = 32, method: str = "euler", cfg_strength: float = 2.0,
+                 frames_per_token: float | None = None, steps: int = 32, method: str = "euler", cfg_strength: float = 2.0,
                  sway: float | None = -1.0, seed: int = 0) -> torch.Tensor:
     """New mel frames (T, n_mels) for ``tokens``, in the voice of ``prompt_wav`` (samples,) at ``run.mel``'s rate.
 
     The prompt needs no transcript: the text is filled over prompt + new frames. The new length is ``frames`` or,
-    without it, ``frames_per_token`` per token (set it from a measured speaking rate, e.g. the prompt's)."""
+    without it, ``frames_per_token`` per token (default: the rate the run measured on its training data)."""
     ids, unknown = encode(tokens, run.vocab)
     if unknown:
         raise ValueError(f"tokens not in the vocabulary of {run.path}: {unknown[:10]}; extend_vocab() and fine-tune")
@@ -248,7 +263,41 @@ def generate_mel(run: F5Run, tokens: Sequence[str], prompt_wav: torch.Tensor, *,
 
     wav = prompt_wav.float().to(run.device)[None]
     prompt, prompt_lens = vocoder_mel(wav, torch.tensor([wav.shape[1]], device=run.device), run.mel)
-    new = int(frames if frames is not None else round(frames_per_token * max(len(ids), 1)))
+    rate = frames_per_token if frames_per_token is not None else run.frames_per_token
+    new = int(frames if frames is not None else round(rate * max(len(ids), 1)))
     out = flow.sample(run.model, prompt, prompt_lens, pad_ids([ids], run.device), prompt_lens + new, steps=steps,
                       method=method, cfg_strength=cfg_strength, sway=sway, seed=seed)
     return out[0, int(prompt_lens[0]):]
+
+
+def synthesize(run: F5Run, text: str, lang: str, reference, *, steps: int = 16, cfg_strength: float = 2.0,
+               seed: int = 0) -> np.ndarray:
+    """Speech (samples,) float32 at ``run.mel.sample_rate`` of ``text`` in ``lang``, in the voice of ``reference``
+    (a path, or samples at that rate), whose transcript is not needed. Text is phonemized by espeak-ng as the corpus
+    is; the length is the run's measured speaking rate; vocoded by the run's vocoder run, else Griffin-Lim.
+    ValueError (naming what) for empty text, an unknown language, phones outside the vocabulary, a bad reference."""
+    from polyvox.data.audio import load_audio
+    from polyvox.data.synth.corpus import corpus_phonemes
+    from polyvox.data.synth.words import resolve_language
+
+    if not text or not text.strip():
+        raise ValueError("text is empty; give the words to speak")
+    code = resolve_language(lang).code
+    if run.languages and code not in run.languages:
+        raise ValueError(f"language {lang!r}: this run was trained on {list(run.languages)}")
+    tokens = phoneme_tokens(corpus_phonemes(text.strip(), code))
+    unknown = encode(tokens, run.vocab)[1]
+    if unknown:
+        raise ValueError(f"phones {unknown} of this text are not in the vocabulary of {run.path}")
+    if reference is None:
+        raise ValueError("no reference clip: give a recording of the voice to speak in (any language)")
+    wav = load_audio(reference, run.mel.sample_rate)[0] if isinstance(reference, (str, Path)) else reference
+    mel = generate_mel(run, tokens, torch.as_tensor(np.asarray(wav, dtype=np.float32)), steps=steps,
+                       cfg_strength=cfg_strength, seed=seed)
+    if run.vocoder and Path(run.vocoder).is_dir():
+        from polyvox.speech.vocoder.run import load_run as load_vocoder, vocode
+
+        return vocode(load_vocoder(run.vocoder, str(run.device)), mel).numpy()
+    from polyvox.speech.vocoder.run import griffin_lim
+
+    return griffin_lim(mel.T[None].cpu(), run.mel)[0, 0].clamp(-0.99, 0.99).numpy()

@@ -62,6 +62,21 @@ def load_run(path: str | Path, device: str | None = None) -> VocoderRun:
     return VocoderRun(generator.to(dev).eval(), mel, dev, path)
 
 
+def griffin_lim(mels: torch.Tensor, mel: VocoderMelOptions, iters: int = 32) -> torch.Tensor:
+    """(B, n_mels, T) log-mel -> (B, 1, T * hop) by torchaudio's Griffin-Lim (seeded phases): the baseline a
+    neural vocoder has to beat, and the CPU path's vocoder."""
+    import torchaudio
+
+    inverse = torchaudio.transforms.InverseMelScale(mel.n_fft // 2 + 1, mel.n_mels, mel.sample_rate, norm=None,
+                                                    mel_scale="htk", driver="gelsd").to(mels.device)
+    gl = torchaudio.transforms.GriffinLim(n_fft=mel.n_fft, win_length=mel.win_length, hop_length=mel.hop_length,
+                                          power=1.0, n_iter=iters).to(mels.device)
+    with torch.random.fork_rng(devices=[]):  # random initial phases, but the same every call
+        torch.manual_seed(0)
+        wav = gl(inverse(torch.exp(mels.float())).clamp(min=0))
+    return wav[:, None]
+
+
 @torch.no_grad()
 def vocode(run: VocoderRun, mel: torch.Tensor) -> torch.Tensor:
     """(T, n_mels) log-mel -> (T * hop,) float32 waveform on the CPU, peak-limited to 0.99."""

@@ -21,6 +21,7 @@ from polyvox.data.manifest import Utterance, filter_manifest, read_manifests
 from polyvox.data.sampler import DurationBucketSampler
 from polyvox.data.synth.spec import synthesize_builtin
 from polyvox.speech.vocoder.config import VocoderConfig, VocoderDataConfig
+from polyvox.speech.vocoder.run import griffin_lim
 
 
 def load_splits(d: VocoderDataConfig) -> dict[str, list[Utterance]]:
@@ -116,21 +117,6 @@ def adversarial_loss(scores_fake) -> torch.Tensor:
 def feature_matching_loss(feats_real, feats_fake) -> torch.Tensor:
     """L1 between the discriminators' hidden features of real and generated audio."""
     return sum(F.l1_loss(f, r.detach()) for fr, ff in zip(feats_real, feats_fake) for r, f in zip(fr, ff))
-
-
-def griffin_lim(mels: torch.Tensor, mel: VocoderMelOptions, iters: int = 32) -> torch.Tensor:
-    """(B, n_mels, T) log-mel -> (B, 1, T * hop) by torchaudio's Griffin-Lim (seeded phases): the baseline a
-    neural vocoder has to beat, and the CPU path's vocoder."""
-    import torchaudio
-
-    inverse = torchaudio.transforms.InverseMelScale(mel.n_fft // 2 + 1, mel.n_mels, mel.sample_rate, norm=None,
-                                                    mel_scale="htk", driver="gelsd").to(mels.device)
-    gl = torchaudio.transforms.GriffinLim(n_fft=mel.n_fft, win_length=mel.win_length, hop_length=mel.hop_length,
-                                          power=1.0, n_iter=iters).to(mels.device)
-    with torch.random.fork_rng(devices=[]):  # random initial phases, but the same every call
-        torch.manual_seed(0)
-        wav = gl(inverse(torch.exp(mels.float())).clamp(min=0))
-    return wav[:, None]
 
 
 @torch.no_grad()
