@@ -59,6 +59,32 @@ def synthesize_builtin(c: CorpusConfig) -> dict[str, Path]:
                              heldout_utts_per_lang=c.heldout_utts_per_lang)
 
 
+def read_splits(data, *, min_duration: float | None = None, max_duration: float | None = None,
+                requirement: str = "") -> dict[str, list]:
+    """train / dev / test rows of a data section with ``train_manifests`` / ``dev_manifests`` / ``test_manifests``
+    and ``corpus``: the given manifests, or the built-in corpus (built or reused), filtered by duration.
+
+    ValueError naming the manifests when only some are given or a split ends up empty (``requirement`` says what
+    the rows had to meet, e.g. "of at least 0.5 s")."""
+    from polyvox.data.manifest import filter_manifest, read_manifests
+
+    if data.train_manifests:
+        paths = {s: [Path(p) for p in getattr(data, f"{s}_manifests")] for s in ("train", "dev", "test")}
+        missing = [s for s, p in paths.items() if not p]
+        if missing:
+            raise ValueError(f"data.train_manifests is set, so data.{missing[0]}_manifests is needed too")
+    else:
+        built = synthesize_builtin(data.corpus)
+        paths = {s: [built[s]] for s in ("train", "dev", "test")}
+    out = {s: filter_manifest(read_manifests(p), min_duration=min_duration, max_duration=max_duration)
+           for s, p in paths.items()}
+    for s, utts in out.items():
+        if not utts:
+            raise ValueError(f"the {s} split has no rows {requirement or 'after filtering'} "
+                             f"({[str(p) for p in paths[s]]})")
+    return out
+
+
 def spec_dir(c, parent: str, exclude: tuple[str, ...] = ()) -> Path:
     """``c.dir``, or ``work/<parent>/<hash of c's fields>`` (``dir`` and ``exclude`` left out of the hash): one folder
     per corpus spec, so a changed spec never reuses another's files."""

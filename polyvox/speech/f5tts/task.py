@@ -13,7 +13,6 @@ of new phone tokens added to a checkpoint's vocabulary (:func:`polyvox.speech.f5
 from __future__ import annotations
 
 from functools import partial
-from pathlib import Path
 from typing import Sequence
 
 import torch
@@ -21,28 +20,17 @@ from torch.utils.data import DataLoader, Dataset
 
 from polyvox.data.collate import pad_waveforms, vocoder_mel
 from polyvox.data.dataset import AudioDataset
-from polyvox.data.manifest import Utterance, filter_manifest, read_manifests
+from polyvox.data.manifest import Utterance
 from polyvox.data.sampler import DurationBucketSampler
-from polyvox.data.synth.spec import synthesize_builtin
+from polyvox.data.synth.spec import read_splits
 from polyvox.speech.f5tts import flow
 from polyvox.speech.f5tts.config import F5DataConfig, F5RecipeConfig
 from polyvox.speech.f5tts.run import encode, pad_ids, phoneme_tokens
 
 
 def load_splits(d: F5DataConfig) -> dict[str, list[Utterance]]:
-    if d.train_manifests:
-        paths = {s: [Path(p) for p in getattr(d, f"{s}_manifests")] for s in ("train", "dev", "test")}
-        missing = [s for s, p in paths.items() if not p]
-        if missing:
-            raise ValueError(f"data.train_manifests is set, so data.{missing[0]}_manifests is needed too")
-    else:
-        built = synthesize_builtin(d.corpus)
-        paths = {s: [built[s]] for s in ("train", "dev", "test")}
-    out = {s: filter_manifest(read_manifests(p), min_duration=d.min_duration, max_duration=d.max_duration)
-           for s, p in paths.items()}
-    for s, utts in out.items():
-        if not utts:
-            raise ValueError(f"the {s} split is empty after filtering ({[str(p) for p in paths[s]]})")
+    out = read_splits(d, min_duration=d.min_duration, max_duration=d.max_duration)
+    for utts in out.values():
         bad = next((u for u in utts if not u.phonemes), None)
         if bad is not None:
             raise ValueError(f"utterance '{bad.id}' ({bad.audio}) has no phonemes; the F5 recipe trains on IPA")

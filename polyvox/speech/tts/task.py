@@ -26,9 +26,9 @@ from torch.utils.data import Dataset
 from polyvox.data.augment import Augmenter
 from polyvox.data.collate import compute_fbank, pad_waveforms
 from polyvox.data.dataset import AudioDataset
-from polyvox.data.manifest import Utterance, filter_manifest, read_manifests
+from polyvox.data.manifest import Utterance
 from polyvox.data.sampler import DurationBucketSampler
-from polyvox.data.synth.spec import synthesize_builtin
+from polyvox.data.synth.spec import read_splits
 from polyvox.speech.asr.vocab import Vocab, build_vocab, phonemes_to_tokens
 from polyvox.speech.ctc import pad_targets
 from polyvox.speech.pooling import length_mask
@@ -39,19 +39,8 @@ from polyvox.speech.tts.model import FastSpeech
 
 def load_splits(d: TtsDataConfig) -> dict[str, list[Utterance]]:
     """train / dev / test rows (given manifests, or the built-in corpus with many speakers)."""
-    if d.train_manifests:
-        paths = {s: [Path(p) for p in getattr(d, f"{s}_manifests")] for s in ("train", "dev", "test")}
-        missing = [s for s, p in paths.items() if not p]
-        if missing:
-            raise ValueError(f"data.train_manifests is set, so data.{missing[0]}_manifests is needed too")
-    else:
-        built = synthesize_builtin(d.corpus)
-        paths = {s: [built[s]] for s in ("train", "dev", "test")}
-    out = {s: filter_manifest(read_manifests(p), min_duration=d.min_duration, max_duration=d.max_duration)
-           for s, p in paths.items()}
-    for s, utts in out.items():
-        if not utts:
-            raise ValueError(f"the {s} split is empty after filtering ({[str(p) for p in paths[s]]})")
+    out = read_splits(d, min_duration=d.min_duration, max_duration=d.max_duration)
+    for utts in out.values():
         if not all(u.phonemes for u in utts):
             bad = next(u for u in utts if not u.phonemes)
             raise ValueError(f"utterance '{bad.id}' ({bad.audio}) has no phonemes; TTS needs IPA transcripts")

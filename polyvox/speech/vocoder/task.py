@@ -8,7 +8,6 @@ the hop) at ``mel.sample_rate``; the mel the generator hears is computed from th
 from __future__ import annotations
 
 import random
-from pathlib import Path
 from typing import Sequence
 
 import torch
@@ -17,29 +16,17 @@ from torch.utils.data import DataLoader, Dataset
 
 from polyvox.data.collate import VocoderMelOptions, vocoder_mel
 from polyvox.data.dataset import AudioDataset
-from polyvox.data.manifest import Utterance, filter_manifest, read_manifests
+from polyvox.data.manifest import Utterance
 from polyvox.data.sampler import DurationBucketSampler
-from polyvox.data.synth.spec import synthesize_builtin
+from polyvox.data.synth.spec import read_splits
 from polyvox.speech.vocoder.config import VocoderConfig, VocoderDataConfig
 from polyvox.speech.vocoder.run import griffin_lim
 
 
 def load_splits(d: VocoderDataConfig) -> dict[str, list[Utterance]]:
     """train / dev / test rows: given manifests, or the built-in corpus (speaker-disjoint splits)."""
-    if d.train_manifests:
-        paths = {s: [Path(p) for p in getattr(d, f"{s}_manifests")] for s in ("train", "dev", "test")}
-        missing = [s for s, p in paths.items() if not p]
-        if missing:
-            raise ValueError(f"data.train_manifests is set, so data.{missing[0]}_manifests is needed too")
-    else:
-        built = synthesize_builtin(d.corpus)
-        paths = {s: [built[s]] for s in ("train", "dev", "test")}
-    out = {s: filter_manifest(read_manifests(p), min_duration=d.segment_seconds) for s, p in paths.items()}
-    for s, utts in out.items():
-        if not utts:
-            raise ValueError(f"the {s} split has no clip of at least data.segment_seconds={d.segment_seconds} s "
-                             f"({[str(p) for p in paths[s]]})")
-    return out
+    return read_splits(d, min_duration=d.segment_seconds, requirement=f"of at least data.segment_seconds="
+                                                                       f"{d.segment_seconds} s")
 
 
 class SegmentDataset(Dataset):
