@@ -3,7 +3,7 @@ IPA tokens, or train one from scratch; sampling clones the voice of a prompt cli
 
     polyvox train tts/f5_finetune init_from=ckpts/F5TTS_v1_Base/model_1250000.safetensors   (GPU)
     polyvox train tts/f5_debug                                                              (CPU, a few steps)
-    accelerate launch --multi_gpu -m polyvox train tts/f5_finetune init_from=...
+    accelerate launch --multi_gpu -m polyvox.cli train tts/f5_finetune init_from=...
 
 Top to bottom: config -> corpus with espeak-ng IPA -> model (the checkpoint's weights, its vocabulary extended by
 the corpus's new phone tokens; or a new model) -> loss_step (flow matching, infilling a random span) -> fit() with an

@@ -1,7 +1,7 @@
 """A HiFi-GAN vocoder for the GPU TTS path: log-mel (the F5-style model's, 24 kHz / 100 mels / hop 256) -> waveform.
 
     polyvox train tts/vocoder_hifigan [key=value ...]       (GPU; tts/vocoder_debug runs a few CPU steps)
-    accelerate launch --multi_gpu -m polyvox train tts/vocoder_hifigan
+    accelerate launch --multi_gpu -m polyvox.cli train tts/vocoder_hifigan
 
 Top to bottom: config -> clips (built-in corpus or manifests) -> HiFi-GAN (speechbrain's generator and
 discriminators) -> two loss steps, discriminator then generator, each with its own optimizer -> fit() with an EMA of
