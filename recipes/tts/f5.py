@@ -24,7 +24,7 @@ from polyvox.speech.f5tts import task
 from polyvox.speech.f5tts.config import F5RecipeConfig
 from polyvox.speech.f5tts.model import F5TTS, count_parameters
 from polyvox.speech.tts.task import judge_synthesis, synthesis_table
-from polyvox.speech.f5tts.run import (extend_vocab, from_pretrained, generate_mel, is_f5_run, load_run,
+from polyvox.speech.f5tts.run import (V0_ARCH, extend_vocab, from_pretrained, generate_mel, is_f5_run, load_run,
                                       phoneme_tokens, save_pretrained)
 from polyvox.train.config import load_config, save_config
 from polyvox.train.loop import fit, load_best, seed_everything
@@ -50,7 +50,7 @@ def main(config_path: str, overrides: list[str]) -> int:
     # the phone set of every split: a test sentence's rare phone gets a row too (untrained, but no audio leaks)
     tokens = task.corpus_tokens(splits["train"] + splits["dev"] + splits["test"])
     if cfg.init_from:
-        extra = {"heads": cfg.heads} if cfg.heads else {}
+        extra = ({"heads": cfg.heads} if cfg.heads else {}) | (V0_ARCH if cfg.init_arch == "v0" else {})
         model, vocab, mel = from_pretrained(cfg.init_from, vocab=cfg.vocab or None, **extra)
         # an F5-TTS file does not record its mel (F5-TTS's is the default one); a polyvox run does
         if (is_f5_run(cfg.init_from) and mel != cfg.mel) or model.cfg.mel_dim != cfg.mel.n_mels:

@@ -56,6 +56,7 @@ class F5RecipeConfig:
     init_from: str = ""
     vocab: str = ""  # the checkpoint's vocab.txt when it is not beside it
     heads: int = 0  # attention heads of init_from when not width / 64; 0 = that default
+    init_arch: Literal["v1", "v0"] = "v1"  # F5-TTS v0 checkpoints (F5TTS_Base, _Small) set two things differently
     data: F5DataConfig = field(default_factory=F5DataConfig)
     mel: VocoderMelOptions = field(default_factory=VocoderMelOptions)
     model: F5Config = field(default_factory=F5Config)  # from scratch only; a checkpoint brings its own shape

@@ -41,7 +41,8 @@ class F5Config:
     conv_layers: int = 4  # ConvNeXt-V2 blocks over the text embeddings
     qk_norm: Optional[str] = None  # None | "rms_norm"
     long_skip_connection: bool = False
-    text_mask_padding: bool = True  # keep filler positions zero through the text blocks (F5-TTS v1)
+    text_mask_padding: bool = True  # keep filler positions zero through the text blocks (F5-TTS v1; v0: False)
+    pe_attn_head: Optional[int] = None  # rotary positions on the first N heads only (F5-TTS v0: 1); None = all
     dropout: float = 0.1
 
     def __post_init__(self):
@@ -239,9 +240,11 @@ class RMSNorm(nn.Module):
 class Attention(nn.Module):
     """Self-attention (B, T, dim) -> (B, T, dim); rotary positions on q and k; padded frames zeroed at the output."""
 
-    def __init__(self, dim: int, heads: int, dim_head: int, dropout: float, qk_norm: str | None):
+    def __init__(self, dim: int, heads: int, dim_head: int, dropout: float, qk_norm: str | None,
+                 pe_attn_head: int | None = None):
         super().__init__()
         self.heads, inner = heads, heads * dim_head
+        self.pe_attn_head = pe_attn_head
         self.to_q, self.to_k, self.to_v = nn.Linear(dim, inner), nn.Linear(dim, inner), nn.Linear(dim, inner)
         self.q_norm = RMSNorm(dim_head) if qk_norm == "rms_norm" else None
         self.k_norm = RMSNorm(dim_head) if qk_norm == "rms_norm" else None
@@ -252,8 +255,12 @@ class Attention(nn.Module):
         q, k, v = (proj(x).unflatten(-1, (self.heads, -1)).transpose(1, 2) for proj in (self.to_q, self.to_k, self.to_v))
         if self.q_norm is not None:
             q, k = self.q_norm(q), self.k_norm(k)
-        if angles is not None:
+        if angles is not None and self.pe_attn_head is None:
             q, k = apply_rotary(q, angles), apply_rotary(k, angles)
+        elif angles is not None:  # F5-TTS v0: positions on the first heads only
+            n = self.pe_attn_head
+            q = torch.cat([apply_rotary(q[:, :n], angles), q[:, n:]], dim=1)
+            k = torch.cat([apply_rotary(k[:, :n], angles), k[:, n:]], dim=1)
         # like F5-TTS, padded keys are not masked out of attention (its attn_mask_enabled=False): outputs are
         out = F.scaled_dot_product_attention(q, k, v).transpose(1, 2).reshape(b, -1, self.heads * q.shape[-1])
         out = self.to_out[1](self.to_out[0](out.to(q.dtype)))
@@ -275,7 +282,7 @@ class DiTBlock(nn.Module):
     def __init__(self, cfg: F5Config):
         super().__init__()
         self.attn_norm = AdaLayerNorm(cfg.dim)
-        self.attn = Attention(cfg.dim, cfg.heads, cfg.dim_head, cfg.dropout, cfg.qk_norm)
+        self.attn = Attention(cfg.dim, cfg.heads, cfg.dim_head, cfg.dropout, cfg.qk_norm, cfg.pe_attn_head)
         self.ff_norm = nn.LayerNorm(cfg.dim, elementwise_affine=False, eps=1e-6)
         self.ff = FeedForward(cfg.dim, cfg.ff_mult, cfg.dropout)
 

@@ -10,6 +10,8 @@ A checkpoint is F5-TTS's own file: a ``.pt`` holding ``ema_model_state_dict`` (`
 weights average) or ``model_state_dict``, or a ``.safetensors`` of the EMA weights; the vocabulary is F5-TTS's
 ``vocab.txt`` (one token per line, line number = id). The architecture is read from the tensor shapes; the one thing
 shapes cannot tell, the number of heads, defaults to width / 64 (F5-TTS's Base and Small) unless given.
+F5-TTS v0 checkpoints (``F5TTS_Base``, ``F5TTS_Small``) differ from v1 in two settings shapes cannot tell either:
+pass ``**V0_ARCH`` (``text_mask_padding=False, pe_attn_head=1``).
 A polyvox run directory holds ``f5_config.json`` (model + mel), ``model.safetensors`` and ``vocab.txt``.
 """
 
@@ -28,6 +30,7 @@ from polyvox.speech.f5tts.model import F5TTS, F5Config
 from polyvox.train.runs import MODEL_FILE, inference_device
 
 F5_CONFIG_FILE = "f5_config.json"
+V0_ARCH = {"text_mask_padding": False, "pe_attn_head": 1}  # F5-TTS v0's settings (its F5TTS_Base / _Small yaml)
 VOCAB_FILE = "vocab.txt"
 WORD_BOUNDARY = " "  # polyvox's phoneme word boundary "|" is F5-TTS's space token
 _BLOCK_KEY = "transformer.transformer_blocks.{}.attn_norm.linear.weight"

@@ -201,3 +201,15 @@ def test_save_reload_and_generate_the_same_mel(tmp_path):
     assert a.shape == (15, 12) and torch.equal(a, b)
     with pytest.raises(ValueError, match="not in the vocabulary"):
         generate_mel(run, ["ʒ"], prompt, frames=5)
+
+
+def test_v0_checkpoints_load_with_their_two_settings(tmp_path):
+    from polyvox.speech.f5tts.run import V0_ARCH
+
+    v0 = tiny_model(**V0_ARCH)
+    folder = save_f5_checkpoint(v0, tmp_path / "v0", "safetensors")
+    as_v1, _, _ = from_pretrained(folder, heads=2)
+    as_v0, _, _ = from_pretrained(folder, heads=2, **V0_ARCH)
+    x, cond, text, t = inputs()
+    assert torch.equal(as_v0.eval()(x, cond, text, t), v0(x, cond, text, t))
+    assert not torch.allclose(as_v1.eval()(x, cond, text, t), v0(x, cond, text, t))  # shapes alone are not enough
