@@ -30,6 +30,7 @@ SMALL: dict[str, list[str]] = {
                       "--fixed-steps", "20", "--work", f"{OUT}/loop", "--out", f"{OUT}/bench_loop.md"],
     "augment_cost.py": ["--config", "recipes/asr_ctc/configs/augment.yaml", "--steps", "3", "--warmup", "1",
                         "--repeats", "1", "--out", f"{OUT}/augment_cost.md"],
+    "f5_train_step.py": ["--shape", "tiny", "--steps", "4", "--warmup", "1", "--out", f"{OUT}/f5_train_step.md"],
     "f5_rtf.py": ["--shape", "tiny", "--steps", "4,8", "--seconds", "2", "--out", f"{OUT}/f5_rtf.md"],
 }  # fmt: skip
 

@@ -26,3 +26,17 @@ def test_profile_step_takes_config_overrides():
                           "model.subsampling_channels=8"], cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stderr[-2000:]
     assert "overrides: model.num_layers=1 model.subsampling_channels=8" in out.stdout and "median step:" in out.stdout
+
+
+@pytest.mark.slow
+def test_f5_benchmarks_run_and_the_parity_check_says_when_it_cannot(tmp_path):
+    for script, args in (("f5_rtf.py", ["--shape", "tiny", "--steps", "4", "--methods", "euler", "--seconds", "1"]),
+                         ("f5_train_step.py", ["--shape", "tiny", "--steps", "2", "--warmup", "1",
+                                               "--clip-frames", "100", "--frames", "200"])):
+        out = subprocess.run([sys.executable, str(ROOT / "benchmarks" / script), *args, "--out", str(tmp_path / "o.md")],
+                             cwd=ROOT, capture_output=True, text=True, timeout=600)
+        assert out.returncode == 0, out.stderr[-2000:]
+        assert "| tiny | 1.2 M |" in (tmp_path / "o.md").read_text()
+    out = subprocess.run([sys.executable, str(ROOT / "benchmarks/f5_parity.py")], cwd=ROOT, capture_output=True,
+                         text=True, timeout=600)
+    assert out.returncode == 0 and "NOT RUN" in out.stdout
