@@ -25,6 +25,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "understand": ("polyvox.multimodal.cli", "what a spoken request asks for: a cascade (ASR -> text) or end-to-end run"),
     "phonemes": ("polyvox.speech.phones.cli", "transcribe audio into IPA for any espeak-ng language"),
     "tts": ("polyvox.speech.tts.cli", "speak text in a language, in the voice of a reference clip (a trained TTS run)"),
+    "tts-augment": ("polyvox.speech.tts.augment", "ASR training speech from a TTS run: new sentences in many voices"),
     "eval-tts": ("polyvox.speech.tts.eval_cli", "score a TTS run: judge PER, speaker similarity, real-time factor"),
     "demo": ("polyvox.demo", "a Gradio app over every trained run (transcribe, phonemes, classify, speak), local only"),
     "recipes": ("polyvox.train.recipes", "list the shipped recipes and their configs, or copy one to edit (cp)"),

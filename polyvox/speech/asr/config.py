@@ -24,6 +24,8 @@ class DataConfig:
     eval_langs: list[str] = field(default_factory=list)  # [] = every language in the test manifest
     alpha: float = 0.5  # language sampling temperature: 1 natural, 0 uniform over languages
     fewshot_minutes: float = 0.0  # > 0: keep only this many minutes per training language
+    # more training rows added after the few-shot cut (e.g. TTS speech from polyvox tts-augment), never cut by it
+    extra_train_manifests: list[str] = field(default_factory=list)
     max_batch_seconds: float = 60.0  # padded audio per batch
     min_duration: float = 0.2
     max_duration: float = 20.0

@@ -52,6 +52,10 @@ def load_splits(d: DataConfig, seed: int = 0) -> dict[str, list[Utterance]]:
                             min_duration=d.min_duration, max_duration=d.max_duration)  # fmt: skip
     if d.fewshot_minutes > 0:
         train = take_minutes(train, d.fewshot_minutes, seed)
+    if d.extra_train_manifests:
+        train += filter_manifest(read_manifests([Path(p) for p in d.extra_train_manifests]),
+                                 languages=d.train_langs or None, min_duration=d.min_duration,
+                                 max_duration=d.max_duration)
     dev = filter_manifest(read_manifests(paths["dev"]), languages=d.eval_langs or None)
     test = filter_manifest(read_manifests(paths["test"]), languages=d.eval_langs or None)
     if d.dev_utts_per_lang > 0:
