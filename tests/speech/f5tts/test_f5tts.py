@@ -161,7 +161,7 @@ def test_heads_that_shapes_cannot_tell_and_bad_files(tmp_path):
     with pytest.raises(CheckpointError, match="not an F5-TTS DiT checkpoint"):
         from_pretrained(tmp_path / "other.pt")
     with pytest.raises(FileNotFoundError, match="nothing is downloaded"):
-        from_pretrained("SWivid/F5-TTS")
+        from_pretrained(tmp_path / "no-such-checkpoint")
 
 
 def test_extend_vocab_keeps_every_old_weight_and_is_seeded():
