@@ -45,14 +45,18 @@ class WeightAverage:
             self.average[k].copy_(v)
         self.updates = int(updates)
 
+    @torch.no_grad()
+    def copy_to_module(self) -> None:
+        """Put the averaged weights into the module (for good; :meth:`swapped_in` for a while)."""
+        for k, v in self._tracked().items():
+            v.copy_(self.average[k].to(v.dtype))
+
     @contextmanager
     def swapped_in(self):
         """The module holds the averaged weights inside the block, its own again after it (also on errors)."""
         tracked = self._tracked()
         saved = {k: v.detach().clone() for k, v in tracked.items()}
-        with torch.no_grad():
-            for k, v in tracked.items():
-                v.copy_(self.average[k].to(v.dtype))
+        self.copy_to_module()
         try:
             yield self.module
         finally:

@@ -71,11 +71,9 @@ def load_ema_weights(module: torch.nn.Module, checkpoint: Path) -> None:
     """Copy a checkpoint's ``ema.safetensors`` (the weight average) into ``module``."""
     from polyvox.train.ema import WeightAverage
 
-    ema = WeightAverage(module, 0.5)
+    ema = WeightAverage(module, 0.5)  # the decay is not used: the average is read, not updated
     ckpt.load_ema(ema, checkpoint)
-    with torch.no_grad():
-        for name, value in ema._tracked().items():
-            value.copy_(ema.average[name].to(value.dtype))
+    ema.copy_to_module()
 
 
 def seed_everything(seed: int) -> None:
@@ -452,7 +450,8 @@ def fit(
 
             # Log the mean over the micro-batches since the last row (loss averaged over processes).
             if step % config.log_every == 0 or step == n_steps:
-                row = window.row(accelerator, schedulers[name].get_last_lr()[0], stream.epoch)
+                lr = list(schedulers.values())[-1].get_last_lr()[0]  # the last step's (the generator's)
+                row = window.row(accelerator, lr, stream.epoch)
                 logger.log(step, row)
                 logger.progress(0, row["train/loss"], row.get("train/items_per_s"), row["train/lr"])
                 window = _Window()

@@ -12,7 +12,6 @@ of new phone tokens added to a checkpoint's vocabulary (:func:`polyvox.speech.f5
 
 from __future__ import annotations
 
-from functools import partial
 from typing import Sequence
 
 import torch
@@ -75,7 +74,7 @@ def loader(cfg: F5RecipeConfig, utts, vocab, *, train: bool, report=None) -> Dat
     sampler = (DurationBucketSampler(ds.durations, cfg.data.max_batch_seconds, seed=cfg.train.seed) if train else
                DurationBucketSampler(ds.durations, cfg.data.max_batch_seconds, shuffle=False, rank=0, world_size=1))
     return DataLoader(ds, batch_sampler=sampler, num_workers=cfg.data.num_workers if train else 0,
-                      collate_fn=partial(collate))
+                      collate_fn=collate)
 
 
 def batch_loss(model, batch: dict, cfg: F5RecipeConfig) -> tuple[torch.Tensor, dict]:
