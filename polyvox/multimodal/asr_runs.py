@@ -15,11 +15,38 @@ from typing import Mapping, Sequence
 from polyvox.train.runs import MODEL_FILE
 
 
+def ensure_asr_runs(asr, units: set[str], manifests: Mapping[str, Sequence[str | Path]], root: Path,
+                    threads: int = 0) -> dict[str, Path]:
+    """{unit: run dir} for ``units`` (a subset of {"char", "phone"}), each reused or trained by :func:`ensure_asr_run`
+    (default dirs ``root/asr-<unit>``). With ``asr.char_init: phone`` the phone recognizer comes first and its
+    encoder starts the char run (a phone run knows the acoustics; a char CTC from scratch plateaus for thousands of
+    steps on several scripts)."""
+    dirs = {}
+    if "char" in units and asr.char_init == "phone" and "phone" not in units:
+        phone_dir = Path(asr.phone_run or root / "asr-phone")
+        if not (phone_dir / MODEL_FILE).exists() and not _has_phonemes(manifests.get("train", ())):
+            raise SystemExit(f"asr.char_init=phone: no trained phone recognizer in {phone_dir}, and the training rows "
+                             "have no phonemes to train one on; give asr.phone_run=RUN (e.g. make main's "
+                             "work/runs/asr_ctc/base), asr.char_init=RUN, or asr.char_init='' (from scratch)")
+    if "phone" in units or ("char" in units and asr.char_init == "phone"):
+        dirs["phone"] = ensure_asr_run(asr, "phone", manifests, root / "asr-phone", threads)
+    if "char" in units:
+        init = str(dirs["phone"]) if asr.char_init == "phone" else asr.char_init
+        dirs["char"] = ensure_asr_run(asr, "char", manifests, root / "asr-char", threads, init_from=init)
+    return dirs
+
+
+def _has_phonemes(manifests: Sequence[str | Path]) -> bool:
+    from polyvox.data.manifest import read_manifest
+
+    return any(u.phonemes for m in manifests for u in read_manifest(m)[:50])
+
+
 def ensure_asr_run(asr, unit: str, manifests: Mapping[str, Sequence[str | Path]], default_dir: Path,
-                   threads: int = 0) -> Path:
+                   threads: int = 0, init_from: str = "") -> Path:
     """The ``unit`` ("char" | "phone") run of ``asr`` (an :class:`~polyvox.multimodal.config.AsrRunsConfig`):
     ``asr.char_run`` / ``asr.phone_run``, or ``default_dir``; trained on ``manifests`` ({"train"|"dev"|"test": [paths]})
-    when it holds no model yet."""
+    when it holds no model yet, from ``init_from`` (a trained CTC run of any unit) when given."""
     run_dir = Path((asr.char_run if unit == "char" else asr.phone_run) or default_dir)
     if (run_dir / MODEL_FILE).exists():
         print(f"{unit} recognizer: {run_dir} (trained)", flush=True)
@@ -33,11 +60,16 @@ def ensure_asr_run(asr, unit: str, manifests: Mapping[str, Sequence[str | Path]]
         return "[" + ",".join(str(Path(p).resolve()) for p in manifests[split]) + "]"
 
     config = asr.char_config if unit == "char" else asr.phone_config
+    steps = asr.char_max_steps or asr.max_steps if unit == "char" else asr.max_steps
     cmd = [sys.executable, "-m", "polyvox", "train", config, f"run_dir={run_dir}",
            f"data.train_manifests={paths('train')}", f"data.dev_manifests={paths('dev')}",
            f"data.test_manifests={paths('test')}", f"data.train_langs={json.dumps(asr.langs)}",
-           "data.corpus.heldout_engines=[]", f"train.max_steps={asr.max_steps}",
-           f"train.eval_every={asr.max_steps}", f"threads={threads}", *asr.overrides]
+           "data.corpus.heldout_engines=[]", f"train.max_steps={steps}", f"train.eval_every={steps}",
+           f"threads={threads}", *asr.overrides]
+    if init_from:
+        if not (Path(init_from) / MODEL_FILE).exists():
+            raise SystemExit(f"asr.char_init: {init_from} holds no trained CTC run ({MODEL_FILE} missing)")
+        cmd.append(f"init_from={init_from}")
     print(f"{unit} recognizer: training {run_dir}:\n  {' '.join(cmd[2:])}", flush=True)
     subprocess.run(cmd, check=True)
     return run_dir

@@ -25,6 +25,10 @@ class AsrRunsConfig:
     phone_config: str = "asr_ctc"
     langs: list[str] = field(default_factory=list)  # ASR training languages; [] = every corpus language
     max_steps: int = 2000
+    # what a char run trained here starts from: "" (scratch), "phone" (the phone recognizer above, trained first when
+    # missing: its encoder, a fresh head) or a trained CTC run's dir
+    char_init: str = ""
+    char_max_steps: int = 0  # steps of the char run; 0 = max_steps
     overrides: list[str] = field(default_factory=list)  # more key=value for both ASR trainings
     decode: str = "greedy"  # greedy | run (the run's own decode section, e.g. beam + LM)
 

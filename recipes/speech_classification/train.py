@@ -27,7 +27,7 @@ import torch
 from polyvox.eval.tables import mean_sd, seeds_table
 from polyvox.multimodal.cascade import cascade_texts, save_cascade
 from polyvox.multimodal.config import SpeechClassificationConfig
-from polyvox.multimodal.asr_runs import ensure_asr_run, transcribe_cached
+from polyvox.multimodal.asr_runs import ensure_asr_runs, transcribe_cached
 from polyvox.speech.classify.frozen import encode_utterances, predict_frames, train_frame_classifier
 from polyvox.speech.classify.model import build_classifier
 from polyvox.text.classify import task as text_task
@@ -59,11 +59,10 @@ def main(config_path: str, overrides: list[str]) -> int:
     # ---- recognizers, trained on the corpus when missing, and their transcripts of every split
     forms = [s for s in cfg.systems if s in FORMS]
     manifests = {s: [p] for s, p in paths.items()}
-    asr_dirs = {}
+    units = {"phone"} if "ipa" in forms else set()
     if "native" in forms or "romanized" in forms or ("e2e" in cfg.systems and cfg.e2e.model.encoder == "asr"):
-        asr_dirs["char"] = ensure_asr_run(cfg.asr, "char", manifests, root / "asr-char", cfg.threads)
-    if "ipa" in forms:
-        asr_dirs["phone"] = ensure_asr_run(cfg.asr, "phone", manifests, root / "asr-phone", cfg.threads)
+        units.add("char")
+    asr_dirs = ensure_asr_runs(cfg.asr, units, manifests, root, cfg.threads)
     needed = {"phone" if f == "ipa" else "char" for f in forms}
     clips = {s: [(u.id, u.audio) for u in utts] for s, utts in splits.items()}
     transcripts = {unit: transcribe_cached(asr_dirs[unit], clips, root / f"transcripts-{unit}.json", cfg.asr.decode)

@@ -34,7 +34,7 @@ from polyvox.data.manifest import write_manifest
 from polyvox.data.synth.facts import synthesize_facts_corpus
 from polyvox.eval import qa as qa_metrics
 from polyvox.eval.tables import mean_sd, seeds_table, trained_vs_zero_shot_table
-from polyvox.multimodal.asr_runs import ensure_asr_run, transcribe_cached
+from polyvox.multimodal.asr_runs import ensure_asr_runs, transcribe_cached
 from polyvox.multimodal.cascade import cascade_texts, save_cascade
 from polyvox.multimodal.config import SpokenQAConfig
 from polyvox.multimodal.spoken_qa import predict_records, train_selector
@@ -68,15 +68,13 @@ def main(config_path: str, overrides: list[str]) -> int:
 
     # ---- recognizers and their transcripts of every spoken question and context
     forms = [s for s in cfg.systems if s in FORMS]
-    asr_dirs = {}
     has_audio = any(u.audio for qs in questions.values() for u in qs) or any(
         i.question.audio or i.context_audio for its in items.values() for i in its)
     if not has_audio:  # e.g. Spoken-SQuAD's released transcripts without its audio: the text systems only
         print("no audio in the data: text systems only", flush=True)
-    if has_audio and {"native", "romanized", "e2e"} & set(cfg.systems):
-        asr_dirs["char"] = ensure_asr_run(cfg.asr, "char", asr_manifests, root / "asr-char", cfg.threads)
-    if has_audio and "ipa" in forms:
-        asr_dirs["phone"] = ensure_asr_run(cfg.asr, "phone", asr_manifests, root / "asr-phone", cfg.threads)
+    units = ({"char"} if {"native", "romanized", "e2e"} & set(cfg.systems) else set()) | (
+        {"phone"} if "ipa" in forms else set())
+    asr_dirs = ensure_asr_runs(cfg.asr, units, asr_manifests, root, cfg.threads) if has_audio else {}
     said = list(dict.fromkeys([(u.id, u.audio) for qs in questions.values() for u in qs if u.audio]
                               + [(i.question.id, i.question.audio) for its in items.values() for i in its
                                  if i.question.audio]

@@ -112,6 +112,30 @@ def test_fewshot_adaptation_extends_the_vocabulary(trained_run, tiny_corpus, tmp
     assert results["train_langs"] == ["de"] and set(results["summary"]) == {"de", "all"}
 
 
+def test_a_phone_run_starts_a_char_run_with_its_encoder_and_a_fresh_head(trained_run, tiny_corpus):
+    """init_from across units: the encoder's weights are the phone run's, the head is sized for the char vocab."""
+    import torch
+
+    from polyvox.data.manifest import read_manifest
+    from polyvox.speech.asr import task
+    from polyvox.speech.asr.config import AsrConfig
+    from polyvox.speech.asr.model import output_layer
+    from polyvox.speech.asr.run import load_run
+    from polyvox.train.config import load_config
+
+    cfg = load_config(AsrConfig, CONFIGS / "chars.yaml", [f"init_from={trained_run}"])
+    utts = read_manifest(tiny_corpus["train"])
+    vocab, model = task.vocab_and_model(cfg, utts)
+    base = load_run(trained_run, device="cpu")
+    assert base.unit == "phoneme" and vocab.tokens == task.vocab_from_utterances(utts, "char").tokens
+    assert output_layer(model).out_features == len(vocab) != output_layer(base.model).out_features
+    head = {n for n, _ in output_layer(model).named_parameters()}
+    mine, theirs = dict(model.named_parameters()), dict(base.model.named_parameters())
+    shared = [n for n in mine if n.split(".")[0] != "head" and n in theirs]
+    assert shared and head and all(torch.equal(mine[n], theirs[n]) for n in shared)
+    assert cfg.model == base.config.model
+
+
 @pytest.mark.slow
 def test_transfer_protocol_writes_the_matrix(tiny_corpus, tmp_path):
     run_dir = tmp_path / "transfer"

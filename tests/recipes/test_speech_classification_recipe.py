@@ -44,6 +44,10 @@ def test_every_system_and_protocol_in_the_tables(debug_run):
     assert set(scores["inlanguage"]["accuracy"]["cascade ipa"]) == {"en", "ru"}  # no zero-shot rows in-language
     for unit in ("char", "phone"):
         assert (run / f"asr-{unit}" / "model.safetensors").exists()
+    # asr.char_init: phone: the phone recognizer was trained first and its encoder started the char recognizer
+    import yaml
+
+    assert yaml.safe_load((run / "asr-char" / "config.yaml").read_text())["init_from"] == str(run / "asr-phone")
     transcripts = json.loads((run / "transcripts-phone.json").read_text())["texts"]
     rows = {s: read_manifest(tmp / "corpus" / f"{s}.jsonl") for s in ("train", "dev", "test")}
     used = [u.id for s in ("train", "dev") for u in rows[s] if u.language != "el"] + [u.id for u in rows["test"]]
@@ -147,7 +151,48 @@ def test_the_recipe_on_a_slurp_folder(tmp_path):
     overrides = [f"run_dir={tmp_path / 'run'}", f"data.train_manifest={m['train']}", f"data.dev_manifest={m['dev']}",
                  f"data.test_manifest={m['test']}", "data.train_langs=[]", "systems=[e2e,native,romanized]",
                  "protocols=[multilingual]"]
-    assert main(str(RECIPES / "speech_classification" / "configs" / "debug.yaml"), overrides) == 0
+    with pytest.raises(SystemExit, match="the training rows have no phonemes"):  # asr.char_init: phone cannot be
+        main(str(RECIPES / "speech_classification" / "configs" / "debug.yaml"), overrides)
+    assert main(str(RECIPES / "speech_classification" / "configs" / "debug.yaml"), overrides + ["asr.char_init="]) == 0
     scores = json.loads((tmp_path / "run" / "results.json").read_text())["scores"]["multilingual"]["accuracy"]
     assert set(scores) == {"end-to-end", "cascade native", "gold native", "cascade romanized", "gold romanized"}
     assert set(scores["end-to-end"]) == {"en"} and len(scores["end-to-end"]["en"]) == 1
+
+
+@pytest.mark.slow
+def test_the_recipe_on_a_speechtaxi_folder(tmp_path):
+    """SpeechTaxi's released layout (mp3 verses + split tables), the verses spoken by espeak-ng, prepared by
+    `polyvox prepare speechtaxi`, then the recipe with label_key=label: English trained, Russian zero-shot."""
+    from polyvox.data.audio import load_audio
+    from tests.data.corpora.test_speechtaxi import write_speechtaxi
+
+    verses = {"Faith": [("now faith is the substance", "вера же есть осуществление"),
+                        ("by faith we understand", "верою познаем"), ("have faith in god", "имейте веру божию")],
+              "Sin": [("the wages of sin is death", "возмездие за грех смерть"),
+                      ("all have sinned", "все согрешили"), ("go and sin no more", "иди и впредь не греши")]}
+    splits = {0: "train", 1: "dev", 2: "test"}
+    rows = {s: [] for s in splits.values()}
+    for label, pairs in verses.items():
+        for i, (en, ru) in enumerate(pairs):
+            for lang, text in (("eng", en), ("rus", ru)):
+                for chapter in (1, 2) if i == 0 else (3,):  # two training verses per label and language
+                    rows[splits[i]].append((f"ROM {chapter + 3 * i}:{len(label)}", en, lang, text, "", label))
+
+    def speak(lang, text):
+        wav = tmp_path / "say.wav"
+        subprocess.run(["espeak-ng", "-v", {"eng": "en", "rus": "ru"}[lang], "-w", str(wav), text], check=True)
+        return load_audio(wav)[0]
+
+    write_speechtaxi(tmp_path / "SpeechTaxi", rows, wav_of=speak)
+    m = tmp_path / "manifests"
+    assert subprocess.run([sys.executable, "-m", "polyvox", "prepare", "speechtaxi", str(tmp_path / "SpeechTaxi"),
+                           "--out", str(m)], check=True).returncode == 0
+    main = load_recipe(RECIPES / "speech_classification" / "train.py").main
+    overrides = [f"run_dir={tmp_path / 'run'}", f"data.train_manifest={m / 'train.jsonl'}",
+                 f"data.dev_manifest={m / 'dev.jsonl'}", f"data.test_manifest={m / 'test.jsonl'}",
+                 "data.label_key=label", "data.train_langs=[eng]", "systems=[e2e,native,romanized]",
+                 "protocols=[multilingual]", "asr.char_init="]
+    assert main(str(RECIPES / "speech_classification" / "configs" / "debug.yaml"), overrides) == 0
+    scores = json.loads((tmp_path / "run" / "results.json").read_text())["scores"]["multilingual"]["accuracy"]
+    assert set(scores["cascade romanized"]) == {"eng", "rus"}
+    assert "| rus (zero-shot) |" in (tmp_path / "run" / "results.md").read_text()

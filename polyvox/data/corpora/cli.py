@@ -1,4 +1,4 @@
-"""``polyvox prepare common_voice|hf|folder|slurp ...``: turn a real corpus into manifests (see each loader's
+"""``polyvox prepare common_voice|hf|folder|slurp|speechtaxi ...``: turn a real corpus into manifests (see each loader's
 module)."""
 
 from __future__ import annotations
@@ -10,9 +10,10 @@ from pathlib import Path
 from polyvox.data.audio import DEFAULT_SAMPLE_RATE, AudioError
 from polyvox.data.corpora.common import ON_ERROR, REPORT_NAME, CorpusError
 from polyvox.data.corpora.common_voice import CV_SPLITS, prepare_common_voice
+from polyvox.data.corpora.emotion import SKIPPED_NAME
 from polyvox.data.corpora.folder import DEFAULT_FRACTIONS, FOLDER_AUDIO_COLUMNS, prepare_folder
 from polyvox.data.corpora.hf import HF_SPEAKER_COLUMNS, HF_TEXT_COLUMNS, prepare_hf
-from polyvox.data.corpora.slu import prepare_slurp
+from polyvox.data.corpora.slu import prepare_slurp, prepare_speechtaxi
 
 
 def _parse_map(text: str) -> dict[str, str]:
@@ -98,6 +99,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--synthetic", action="store_true", help="add train_synthetic.jsonl (slurp_synth/) to train")
     _common(p)
 
+    p = sub.add_parser("speechtaxi", help="SpeechTaxi: data/<bible>/.../Verse_<n>.mp3 + its split tables (label)")
+    p.add_argument("root", type=Path, metavar="SPEECHTAXI_DIR", help="data.zip and tables.zip unpacked there")
+    p.add_argument("--langs", default="", help="comma-separated language codes to keep, e.g. asm,eng (default all)")
+    _common(p)
+
 
 def run(args: argparse.Namespace) -> int:
     common = dict(on_error=args.on_error, force=args.force)
@@ -109,6 +115,9 @@ def run(args: argparse.Namespace) -> int:
             )
         elif args.corpus == "slurp":
             manifests = prepare_slurp(args.root, args.out, synthetic=args.synthetic, **common)
+        elif args.corpus == "speechtaxi":
+            manifests = prepare_speechtaxi(args.root, args.out, langs=[c for c in args.langs.split(",") if c],
+                                           **common)
         elif args.corpus == "hf":
             manifests = prepare_hf(
                 args.source, args.out, config_name=args.config_name, audio_column=args.audio_column,
@@ -131,8 +140,8 @@ def run(args: argparse.Namespace) -> int:
     for split, path in manifests.items():
         n = sum(1 for line in open(path, encoding="utf-8") if line.strip())
         print(f"{split}: {n} utterances -> {path}")
-    report = Path(args.out) / REPORT_NAME
-    skipped = sum(1 for line in open(report, encoding="utf-8") if line.strip()) if report.exists() else 0
+    report = next((r for r in (Path(args.out) / REPORT_NAME, Path(args.out) / SKIPPED_NAME) if r.exists()), None)
+    skipped = sum(1 for line in open(report, encoding="utf-8") if line.strip()) if report else 0
     if skipped:
         print(f"skipped {skipped} row(s); reasons in {report}")
     return 0

@@ -222,6 +222,7 @@ class IntentCorpusConfig:
     utts_per_lang: int = 240
     intents: list[str] = field(default_factory=lambda: list(DEFAULT_INTENTS))
     speakers: int = 6  # speaker-disjoint splits: 4 train, 1 dev, 1 test speaker per language by default
+    splits: dict[str, float] = field(default_factory=lambda: dict(SPLITS))  # shares of each language's speakers
     engines: list[str] = field(default_factory=lambda: ["espeak"])
     jitter: float = 1.0
     seed: int = 0
@@ -237,4 +238,4 @@ def intent_corpus_dir(c: IntentCorpusConfig) -> Path:
 def build_intent_corpus(c: IntentCorpusConfig) -> dict[str, Path]:
     """Synthesize (or reuse) the corpus ``c`` -> {"train"|"dev"|"test": manifest path}."""
     return synthesize_intent_corpus(intent_corpus_dir(c), c.langs, c.utts_per_lang, c.intents, seed=c.seed,
-                                    speakers=c.speakers, jitter=c.jitter, engines=c.engines)
+                                    speakers=c.speakers, jitter=c.jitter, engines=c.engines, splits=c.splits)

@@ -49,7 +49,7 @@ class DataConfig:
 class AsrConfig:
     run_dir: str = "work/runs/asr_ctc/base"
     protocol: Literal["standard", "transfer"] = "standard"  # transfer: one run per train language
-    init_from: str = ""  # a trained run to start from (few-shot adaptation); vocab extended
+    init_from: str = ""  # a trained run to start from: same unit, vocab extended; other unit, its encoder + a new head
     threads: int = 0  # torch CPU threads; 0 = torch's default. 1 avoids oversubscription on shared CPUs
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)

@@ -280,6 +280,21 @@ def output_layer(model: nn.Module) -> nn.Linear:
     return model.head
 
 
+def set_output_layer(model: nn.Module, layer: nn.Linear) -> None:
+    if isinstance(model, HFCTC):
+        model.hf.lm_head = layer
+        model.hf.config.vocab_size = layer.out_features
+    else:
+        model.head = layer
+
+
+def replace_output(model: nn.Module, new_size: int) -> None:
+    """A fresh CTC head of ``new_size`` outputs, in place: the encoder is kept, the old head dropped (a run trained
+    on one unit, e.g. phones, starting a run on another, e.g. characters)."""
+    old = output_layer(model)
+    set_output_layer(model, nn.Linear(old.in_features, new_size).to(old.weight.device, old.weight.dtype))
+
+
 def resize_output(model: nn.Module, new_size: int) -> None:
     """Grow the CTC head to ``new_size`` outputs in place; old rows are kept, new rows start at
     the mean of the old ones (few-shot adaptation to a language with new tokens)."""
@@ -294,11 +309,7 @@ def resize_output(model: nn.Module, new_size: int) -> None:
         new.bias[: old.out_features] = old.bias
         new.weight[old.out_features :] = old.weight.mean(0)
         new.bias[old.out_features :] = old.bias.mean()
-    if isinstance(model, HFCTC):
-        model.hf.lm_head = new
-        model.hf.config.vocab_size = new_size
-    else:
-        model.head = new
+    set_output_layer(model, new)
 
 
 def count_parameters(model: nn.Module, trainable_only: bool = False) -> int:

@@ -24,7 +24,7 @@ from polyvox.eval.plots import plot_per_language
 from polyvox.data.synth.spec import corpus_dir, synthesize_builtin  # noqa: F401 (re-exported)
 from polyvox.speech.asr.config import AsrConfig, CorpusConfig, DataConfig  # noqa: F401 (CorpusConfig re-exported)
 from polyvox.speech.asr.decoding import build_ngram_lm, lm_sentences
-from polyvox.speech.asr.model import build_model, resize_output
+from polyvox.speech.asr.model import build_model, replace_output, resize_output
 from polyvox.speech.asr.run import LM_FILE, MODEL_FILE, AsrRun, evaluate_utterances, load_run
 from polyvox.speech.asr.vocab import Vocab, utterance_tokens, vocab_from_utterances
 from polyvox.speech.ctc import pad_targets
@@ -122,17 +122,19 @@ def describe_decoding(d) -> str:
 def vocab_and_model(cfg: AsrConfig, train_utts: Sequence[Utterance]):
     """(vocab, model): a fresh model over the training transcripts' tokens, or, with ``cfg.init_from``, a trained
     run's model with its vocabulary extended by the new tokens (few-shot adaptation; ``cfg.model`` becomes the
-    base run's). Shapes: the model maps wavs (B, S) + lens (B,) to log-probs (B, T, len(vocab))."""
+    base run's). A base run of another unit (phones for a char run) gives its encoder and a fresh head. Shapes: the model maps wavs (B, S) + lens (B,) to log-probs (B, T, len(vocab))."""
 
     vocab = vocab_from_utterances(train_utts, cfg.data.unit, cfg.data.vocab_min_count)
     if not cfg.init_from:
         return vocab, build_model(cfg.model, len(vocab))
     base = load_run(cfg.init_from, device="cpu")
-    if base.unit != cfg.data.unit:
-        raise ValueError(f"init_from {cfg.init_from} was trained on {base.unit} targets, this config uses "
-                         f"{cfg.data.unit}")
-    vocab = base.vocab.extend(vocab.tokens)
     cfg.model = base.config.model  # the architecture is the base run's
+    if base.unit != cfg.data.unit:  # e.g. a phone run's encoder starting a char run: only the head is new
+        replace_output(base.model, len(vocab))
+        print(f"initialized the encoder from {cfg.init_from} ({base.unit} targets); a fresh output layer for "
+              f"{len(vocab)} {cfg.data.unit} tokens", flush=True)
+        return vocab, base.model
+    vocab = base.vocab.extend(vocab.tokens)
     resize_output(base.model, len(vocab))
     print(f"initialized from {cfg.init_from}; vocabulary {len(base.vocab)} -> {len(vocab)}", flush=True)
     return vocab, base.model
