@@ -196,3 +196,45 @@ def test_the_recipe_on_a_speechtaxi_folder(tmp_path):
     scores = json.loads((tmp_path / "run" / "results.json").read_text())["scores"]["multilingual"]["accuracy"]
     assert set(scores["cascade romanized"]) == {"eng", "rus"}
     assert "| rus (zero-shot) |" in (tmp_path / "run" / "results.md").read_text()
+
+
+@pytest.mark.slow
+def test_the_gpu_config_runs_from_local_checkpoints(debug_run, tmp_path):
+    """configs/gpu.yaml (XLS-R recognizers, frozen XLS-R end-to-end, XLM-R text classifiers by name_or_path), every
+    name pointed at a tiny checkpoint this test saves, on the debug corpus: the GPU path runs here, with no hub."""
+    import yaml
+    from transformers import Wav2Vec2Config, Wav2Vec2Model, XLMRobertaConfig, XLMRobertaModel
+
+    from polyvox.text.tokenizer import train_tokenizer
+
+    tmp, _ = debug_run
+    rows = read_manifest(tmp / "corpus" / "train.jsonl")
+    w2v2 = tmp_path / "tiny-xlsr"
+    Wav2Vec2Model(Wav2Vec2Config(
+        hidden_size=16, num_hidden_layers=2, num_attention_heads=2, intermediate_size=32, conv_dim=(8, 8),
+        conv_stride=(5, 4), conv_kernel=(10, 4), num_conv_pos_embeddings=8, num_conv_pos_embedding_groups=2,
+        feat_extract_norm="layer", do_stable_layer_norm=True)).save_pretrained(w2v2)
+    tok_dir, xlmr = tmp_path / "tiny-xlmr-tok", tmp_path / "tiny-xlmr"
+    tok = train_tokenizer([u.text for u in rows], vocab_size=120, out_dir=tok_dir)
+    XLMRobertaModel(XLMRobertaConfig(vocab_size=len(tok), hidden_size=24, num_hidden_layers=1,
+                                     num_attention_heads=2, intermediate_size=48, max_position_embeddings=80)
+                    ).save_pretrained(xlmr)
+    debug = yaml.safe_load((RECIPES / "speech_classification" / "configs" / "debug.yaml").read_text())
+    config = tmp_path / "gpu-tiny.yaml"
+    config.write_text(yaml.safe_dump({
+        "base": str(RECIPES / "speech_classification" / "configs" / "gpu.yaml"), "seeds": [0],
+        "protocols": ["multilingual"], "data": debug["data"],
+        "asr": {"max_steps": 2, "overrides": [f"model.name_or_path={w2v2}", "data.num_workers=0",
+                                              "decode.method=greedy", "decode.lm_order=0"]},
+        "e2e": {"model": {"name_or_path": str(w2v2)}, "train": {"max_steps": 2, "eval_every": 2, "warmup_steps": 0}},
+        "text": {"tokenizer": {"name_or_path": str(tok_dir)}, "model": {"name_or_path": str(xlmr), "max_length": 64},
+                 "train": {"max_steps": 2, "eval_every": 2, "warmup_steps": 0}}}))
+    main = load_recipe(RECIPES / "speech_classification" / "train.py").main
+    assert main(str(config), [f"run_dir={tmp_path / 'run'}", f"data.intents.dir={tmp / 'corpus'}"]) == 0
+    run = tmp_path / "run"
+    scores = json.loads((run / "results.json").read_text())["scores"]["multilingual"]["accuracy"]
+    assert {"end-to-end", "cascade native", "cascade ipa"} <= set(scores)
+    for unit in ("char", "phone"):  # both recognizers are XLS-R CTC runs
+        assert yaml.safe_load((run / f"asr-{unit}" / "config.yaml").read_text())["model"]["backbone"] == "hf"
+    text_run = run / "multilingual" / "multilingual" / "text-romanized" / "seed-0"
+    assert json.loads((text_run / "config.json").read_text())["hidden_size"] == 24  # the checkpoint, not the config

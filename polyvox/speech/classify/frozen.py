@@ -17,10 +17,11 @@ from polyvox.data.manifest import Utterance
 
 @torch.no_grad()
 def encode_utterances(encoder: torch.nn.Module, utts: Sequence[Utterance], *, batch_size: int = 16,
-                      sample_rate: int = 16000) -> list[torch.Tensor]:
-    """Frames of each utterance, ``[(F_i, D)]`` in input order (on the CPU), from ``encoder(wavs, wav_lens)``."""
-    device = next(encoder.parameters()).device
-    encoder.eval()
+                      sample_rate: int = 16000, device: str | None = None) -> list[torch.Tensor]:
+    """Frames of each utterance, ``[(F_i, D)]`` in input order (on the CPU), from ``encoder(wavs, wav_lens)``, run on
+    ``device`` (default: cuda when present; the encoder is moved there)."""
+    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    encoder.to(device).eval()
     order = sorted(range(len(utts)), key=lambda i: utts[i].duration)  # similar lengths share a batch
     out: list[torch.Tensor | None] = [None] * len(utts)
     for start in range(0, len(order), batch_size):
