@@ -47,7 +47,9 @@ def test_every_system_and_protocol_in_the_tables(debug_run):
     # asr.char_init: phone: the phone recognizer was trained first and its encoder started the char recognizer
     import yaml
 
-    assert yaml.safe_load((run / "asr-char" / "config.yaml").read_text())["init_from"] == str(run / "asr-phone")
+    char_config = yaml.safe_load((run / "asr-char" / "config.yaml").read_text())
+    assert char_config["init_from"] == str(run / "asr-phone")
+    assert char_config["train"]["max_steps"] == 20  # the debug config's steps, not base.yaml's char_max_steps
     transcripts = json.loads((run / "transcripts-phone.json").read_text())["texts"]
     rows = {s: read_manifest(tmp / "corpus" / f"{s}.jsonl") for s in ("train", "dev", "test")}
     used = [u.id for s in ("train", "dev") for u in rows[s] if u.language != "el"] + [u.id for u in rows["test"]]
