@@ -97,7 +97,7 @@ def test_vocoder_trains_two_optimizers_with_ema_and_feeds_the_f5_recipe(tiny_cor
     assert cli([*base, f"vocoder={voc_dir}", f"eval.judge={judge}", "eval.utts_per_lang=1"]) == 0
     results = json.loads((f5_dir / "results.json").read_text())
     assert results["vocoder"] == str(voc_dir) and results["rtf"] > 0
-    assert {"per", "judge_per_real", "per_cross", "secs", "secs_cross"} <= set(results["judged"]["all"])
+    assert {"per", "judge_per_real", "per_cross", "secs", "secs_cross", "dnsmos"} <= set(results["judged"]["all"])
     assert "judge PER % (synthesized)" in (f5_dir / "results.md").read_text()
     assert (f5_dir / "predictions.jsonl").read_text().count("\n") == results["judged"]["all"]["utterances"]
     with pytest.raises(ValueError, match="trained on mel"):

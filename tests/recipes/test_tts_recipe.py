@@ -35,7 +35,8 @@ def test_tts_recipe_trains_judges_and_resumes(tiny_corpus, tmp_path, capsys):
         assert (run_dir / name).exists(), name
     results = json.loads((run_dir / "results.json").read_text())
     assert results["steps"] == 4 and results["judge"] == str(aligner)
-    assert {"per", "judge_per_real", "per_cross", "secs", "secs_cross", "rtf"} <= set(results["summary"]["all"])
+    assert {"per", "judge_per_real", "per_cross", "secs", "secs_cross", "rtf", "dnsmos", "dnsmos_real"} <= set(
+        results["summary"]["all"])
     assert "judge PER % (synthesized)" in (run_dir / "results.md").read_text()
     aligned = (run_dir / "alignments.jsonl").read_text().count("\n")
     # again: the finished run resumes at its last checkpoint, trains nothing and aligns nothing twice

@@ -230,6 +230,7 @@ def judge_synthesis(speak, test: Sequence[Utterance], judge_dir: str, n_per_lang
 
     from polyvox.data.audio import load_audio
     from polyvox.eval.error_rates import error_counts, summarize
+    from polyvox.eval.quality import dnsmos
     from polyvox.eval.speaker import secs
     from polyvox.speech.asr.run import load_run as load_asr, transcribe
 
@@ -253,7 +254,9 @@ def judge_synthesis(speak, test: Sequence[Utterance], judge_dir: str, n_per_lang
                      # accent leakage: the same text from a prompt in another language
                      "cross_counts": error_counts(target, hyp_cross.split(), "phoneme"),
                      "secs": secs(wav, ref_wav), "secs_real": secs(real, ref_wav),
-                     "secs_cross": secs(wav_x, cross_wav), "rtf": rtf})
+                     "secs_cross": secs(wav_x, cross_wav), "rtf": rtf,
+                     # DNSMOS overall quality, of the synthesis and of the real recording of the same sentence
+                     "dnsmos": dnsmos(wav)["ovrl"], "dnsmos_real": dnsmos(real)["ovrl"]})
     summary = summarize(rows)
     real = summarize([{"language": r["language"], "counts": r["real_counts"]} for r in rows])
     cross = summarize([{"language": r["language"], "counts": r["cross_counts"]} for r in rows])
@@ -261,17 +264,18 @@ def judge_synthesis(speak, test: Sequence[Utterance], judge_dir: str, n_per_lang
         sel = [r for r in rows if key == "all" or r["language"] == key]
         s["judge_per_real"] = real[key]["per"]
         s["per_cross"] = cross[key]["per"]
-        for m in ("secs", "secs_real", "secs_cross", "rtf"):
+        for m in ("secs", "secs_real", "secs_cross", "rtf", "dnsmos", "dnsmos_real"):
             s[m] = sum(r[m] for r in sel) / len(sel)
     return summary, rows
 
 
 def synthesis_table(summary: dict) -> str:
     lines = ["| language | sentences | judge PER % (synthesized) | judge PER % (real audio) | judge PER % "
-             "(cross-lingual prompt) | SECS to reference | SECS real vs reference | SECS cross-lingual | RTF |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+             "(cross-lingual prompt) | SECS to reference | SECS real vs reference | SECS cross-lingual | DNSMOS "
+             "(synthesized) | DNSMOS (real audio) | RTF |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for lang, s in summary.items():
         lines.append(f"| {lang} | {s['utterances']} | {100 * s['per']:.1f} | {100 * s['judge_per_real']:.1f} | "
                      f"{100 * s['per_cross']:.1f} | {s['secs']:.3f} | {s['secs_real']:.3f} | {s['secs_cross']:.3f} | "
-                     f"{s['rtf']:.3f} |")
+                     f"{s['dnsmos']:.2f} | {s['dnsmos_real']:.2f} | {s['rtf']:.3f} |")
     return "\n".join(lines)
