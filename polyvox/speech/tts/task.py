@@ -202,6 +202,24 @@ def evaluation_pairs(test: Sequence[Utterance], n_per_lang: int, min_reference_s
     return out
 
 
+def same_voice_truth(target: Utterance, voice_of: Utterance, out_wav: Path):
+    """What real corpora lack and the built-in one gives: ``target``'s sentence spoken in ``target``'s language by
+    ``voice_of``'s voice (the same espeak-ng variant, pitch and rate, the other language's pronunciation): the ground
+    truth of cloning ``voice_of`` into that language. (samples,) float32 at 16 kHz, or None when either row is not an
+    espeak-ng row of the built-in corpus (``custom`` voice / pitch / rate)."""
+    from polyvox.data.audio import load_audio
+    from polyvox.data.espeak import run_espeak
+    from polyvox.data.synth.corpus import Speaker, espeak_command
+
+    src, tgt = voice_of.custom, target.custom
+    if any(c.get("engine", "espeak") != "espeak" or "+" not in str(c.get("voice", "")) for c in (src, tgt)):
+        return None
+    voice = str(tgt["voice"]).split("+")[0] + "+" + str(src["voice"]).split("+", 1)[1]
+    out_wav.parent.mkdir(parents=True, exist_ok=True)
+    run_espeak(espeak_command(Speaker("truth", voice, int(src["pitch"]), int(src["rate"])), out_wav, target.text))
+    return load_audio(out_wav, 16000)[0]
+
+
 def evaluate_synthesis(run, test: Sequence[Utterance], judge_dir: str, n_per_lang: int, rate: str = "predictor",
                        ) -> tuple[dict, list[dict]]:
     """Synthesize test sentences in voices never trained on and score them with judges independent of the model:
@@ -234,8 +252,11 @@ def judge_synthesis(speak, test: Sequence[Utterance], judge_dir: str, n_per_lang
     from polyvox.eval.speaker import secs
     from polyvox.speech.asr.run import load_run as load_asr, transcribe
 
+    import tempfile
+
     judge = load_asr(judge_dir)
     rows = []
+    truth_wav = Path(tempfile.mkdtemp(prefix="polyvox-truth-")) / "truth.wav"
     for u, ref, cross in evaluation_pairs(test, n_per_lang, min_reference_seconds):
         ref_wav = load_audio(ref.audio, 16000)[0]
         cross_wav = load_audio(cross.audio, 16000)[0]
@@ -257,6 +278,10 @@ def judge_synthesis(speak, test: Sequence[Utterance], judge_dir: str, n_per_lang
                      "secs_cross": secs(wav_x, cross_wav), "rtf": rtf,
                      # DNSMOS overall quality, of the synthesis and of the real recording of the same sentence
                      "dnsmos": dnsmos(wav)["ovrl"], "dnsmos_real": dnsmos(real)["ovrl"]})
+        truth = same_voice_truth(u, cross, truth_wav)
+        if truth is not None:  # the cross-lingual clone against the prompt's voice really speaking this language
+            rows[-1]["secs_cross_truth"] = secs(wav_x, truth)
+            rows[-1]["secs_truth_vs_prompt"] = secs(truth, cross_wav)  # its ceiling: one voice, two languages
     summary = summarize(rows)
     real = summarize([{"language": r["language"], "counts": r["real_counts"]} for r in rows])
     cross = summarize([{"language": r["language"], "counts": r["cross_counts"]} for r in rows])
@@ -266,16 +291,26 @@ def judge_synthesis(speak, test: Sequence[Utterance], judge_dir: str, n_per_lang
         s["per_cross"] = cross[key]["per"]
         for m in ("secs", "secs_real", "secs_cross", "rtf", "dnsmos", "dnsmos_real"):
             s[m] = sum(r[m] for r in sel) / len(sel)
+        for m in ("secs_cross_truth", "secs_truth_vs_prompt"):  # None: no row of the built-in corpus to compare
+            vals = [r[m] for r in sel if m in r]
+            s[m] = sum(vals) / len(vals) if vals else None
+    truth_wav.unlink(missing_ok=True)
+    truth_wav.parent.rmdir()
     return summary, rows
 
 
 def synthesis_table(summary: dict) -> str:
     lines = ["| language | sentences | judge PER % (synthesized) | judge PER % (real audio) | judge PER % "
-             "(cross-lingual prompt) | SECS to reference | SECS real vs reference | SECS cross-lingual | DNSMOS "
-             "(synthesized) | DNSMOS (real audio) | RTF |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+             "(cross-lingual prompt) | SECS to reference | SECS real vs reference | SECS cross-lingual | SECS "
+             "cross-lingual vs same voice | same voice vs prompt | DNSMOS (synthesized) | DNSMOS (real audio) | RTF |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+
+    def opt(v):
+        return "n/a" if v is None else f"{v:.3f}"
+
     for lang, s in summary.items():
         lines.append(f"| {lang} | {s['utterances']} | {100 * s['per']:.1f} | {100 * s['judge_per_real']:.1f} | "
                      f"{100 * s['per_cross']:.1f} | {s['secs']:.3f} | {s['secs_real']:.3f} | {s['secs_cross']:.3f} | "
+                     f"{opt(s.get('secs_cross_truth'))} | {opt(s.get('secs_truth_vs_prompt'))} | "
                      f"{s['dnsmos']:.2f} | {s['dnsmos_real']:.2f} | {s['rtf']:.3f} |")
     return "\n".join(lines)

@@ -175,3 +175,28 @@ def test_tts_cli(saved_run, tmp_path, capsys):
     assert out.exists() and "s\n" in capsys.readouterr().out
     assert main(["tts", str(saved_run), "--text", "", "--lang", "en", "--out", str(out)]) == 2
     assert "text is empty" in capsys.readouterr().err
+
+
+def test_same_voice_truth_speaks_the_target_text_in_the_prompt_voice(tmp_path):
+    """The cross-lingual ground truth: the target's German sentence in the English prompt's espeak variant, pitch and
+    rate (German pronunciation), exactly what espeak-ng says for that voice; None for another engine's rows."""
+    import subprocess
+
+    from polyvox.data.audio import load_audio
+    from polyvox.data.manifest import Utterance
+    from polyvox.speech.tts.task import same_voice_truth
+
+    target = Utterance(id="de-1", audio="x.wav", duration=1.0, sample_rate=16000, language="de", speaker="de-spk1",
+                       text="guten morgen", custom={"voice": "de+f5", "pitch": 55, "rate": 180})
+    prompt = Utterance(id="en-1", audio="y.wav", duration=1.0, sample_rate=16000, language="en", speaker="en-spk3",
+                       text="good morning", custom={"voice": "en-us+m3", "pitch": 40, "rate": 150})
+    truth = same_voice_truth(target, prompt, tmp_path / "t.wav")
+    subprocess.run(["espeak-ng", "-b", "1", "-v", "de+m3", "-p", "40", "-s", "150", "-w", str(tmp_path / "ref.wav"),
+                    "--", "guten morgen"], check=True, capture_output=True)
+    expected = load_audio(tmp_path / "ref.wav", 16000)[0]
+    assert truth.shape == expected.shape and np.allclose(truth, expected)
+    own = same_voice_truth(target, target, tmp_path / "own.wav")  # the target's own voice differs
+    assert own.shape != truth.shape or not np.allclose(own, truth)
+    flite = Utterance(id="en-2", audio="z.wav", duration=1.0, sample_rate=16000, language="en", speaker="en-flite-slt",
+                      text="hello", custom={"voice": "slt", "pitch": 0, "rate": 0, "engine": "flite"})
+    assert same_voice_truth(target, flite, tmp_path / "f.wav") is None
