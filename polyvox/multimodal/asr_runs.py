@@ -60,7 +60,7 @@ def ensure_asr_run(asr, unit: str, manifests: Mapping[str, Sequence[str | Path]]
         return "[" + ",".join(str(Path(p).resolve()) for p in manifests[split]) + "]"
 
     config = asr.char_config if unit == "char" else asr.phone_config
-    steps = asr.char_max_steps or asr.max_steps if unit == "char" else asr.max_steps
+    steps = (asr.char_max_steps or asr.max_steps) if unit == "char" else asr.max_steps
     cmd = [sys.executable, "-m", "polyvox", "train", config, f"run_dir={run_dir}",
            f"data.train_manifests={paths('train')}", f"data.dev_manifests={paths('dev')}",
            f"data.test_manifests={paths('test')}", f"data.train_langs={json.dumps(asr.langs)}",

@@ -122,7 +122,8 @@ def describe_decoding(d) -> str:
 def vocab_and_model(cfg: AsrConfig, train_utts: Sequence[Utterance]):
     """(vocab, model): a fresh model over the training transcripts' tokens, or, with ``cfg.init_from``, a trained
     run's model with its vocabulary extended by the new tokens (few-shot adaptation; ``cfg.model`` becomes the
-    base run's). A base run of another unit (phones for a char run) gives its encoder and a fresh head. Shapes: the model maps wavs (B, S) + lens (B,) to log-probs (B, T, len(vocab))."""
+    base run's). A base run of another unit (phones for a char run) gives its encoder and a fresh head.
+    Shapes: the model maps wavs (B, S) + lens (B,) to log-probs (B, T, len(vocab))."""
 
     vocab = vocab_from_utterances(train_utts, cfg.data.unit, cfg.data.vocab_min_count)
     if not cfg.init_from:
