@@ -51,8 +51,13 @@ def test_tts_recipe_trains_judges_and_resumes(tiny_corpus, tmp_path, capsys):
                 if json.loads(l)["language"] == "es")  # words whose phonemes the tiny run has seen
     assert cli(["tts", str(run_dir), "--text", text, "--lang", "es", "--reference", ref, "--out", str(wav)]) == 0
     assert wav.stat().st_size > 1000
-    assert cli(["eval-tts", str(run_dir), "--judge", str(aligner), "--utts-per-lang", "1", "--threads", "1"]) == 0
-    assert "judge PER % (synthesized)" in (run_dir / "eval_predictor.md").read_text()
+    assert cli(["eval-tts", str(run_dir), "--judge", str(aligner), "--utts-per-lang", "1", "--threads", "1",
+                "--other-engines", "flite"]) == 0
+    md = (run_dir / "eval_predictor.md").read_text()
+    assert "judge PER % (synthesized)" in md and "| slt | flite | en |" in md
+    other = json.loads((run_dir / "eval_predictor.json").read_text())["other_voices"]
+    assert {o["voice"] for o in other.values()} == {"awb", "kal16", "rms", "slt"}  # Debian flite's voices
+    assert all(o["utterances"] >= 1 and -1 <= o["secs"] <= 1 for o in other.values())
 
 
 def test_missing_aligner_is_named(tiny_corpus, tmp_path):

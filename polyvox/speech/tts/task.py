@@ -220,14 +220,77 @@ def same_voice_truth(target: Utterance, voice_of: Utterance, out_wav: Path):
     return load_audio(out_wav, 16000)[0]
 
 
-def evaluate_synthesis(run, test: Sequence[Utterance], judge_dir: str, n_per_lang: int, rate: str = "predictor",
-                       ) -> tuple[dict, list[dict]]:
-    """Synthesize test sentences in voices never trained on and score them with judges independent of the model:
-    intelligibility as the judge ASR run's PER (and its PER on the real test audio, the bar), speaker similarity
-    (SECS, resemblyzer) to the reference clip, same-language and cross-lingual, and the real-time factor
-    (synthesis + Griffin-Lim seconds per second of audio, this process's threads). Returns (summary per language
-    and "all", rows)."""
-    from polyvox.speech.tts.run import MIN_REFERENCE_SECONDS, TtsInputError, synthesize
+def other_engine_references(langs: Sequence[str], engines: Sequence[str], text_of: dict[str, str],
+                            out_dir: Path) -> list[Utterance]:
+    """One reference clip per installed voice of ``engines`` (flite, festival: voices espeak-ng never made) that
+    speaks one of ``langs``, saying ``text_of[lang]``; an engine that is not installed is reported and left out."""
+    import sys
+
+    from polyvox.data.audio import audio_info
+    from polyvox.data.synth import engines as synth_engines
+
+    synth_engines.check_engines(engines)
+    refs = []
+    for engine in engines:
+        if why := synth_engines.missing(engine):
+            print(f"eval-tts: {why}; no {engine} references", file=sys.stderr)
+            continue
+        for lang in sorted(set(langs)):
+            for voice in synth_engines.voices(engine, lang):
+                wav = out_dir / f"{lang}-{engine}-{voice}.wav"
+                wav.parent.mkdir(parents=True, exist_ok=True)
+                synth_engines.speak(engine, voice, text_of[lang], wav)
+                info = audio_info(wav)
+                refs.append(Utterance(id=wav.stem, audio=str(wav), duration=info.duration, sample_rate=info.sample_rate,
+                                      language=lang, speaker=wav.stem, text=text_of[lang],
+                                      custom={"engine": engine, "voice": voice}))
+    return refs
+
+
+def judge_other_voices(speak, test: Sequence[Utterance], judge_dir: str, refs: Sequence[Utterance],
+                       n_per_lang: int) -> dict[str, dict]:
+    """Cloning voices of other synthesizers: every reference in ``refs`` clones ``n_per_lang`` test sentences of every
+    test language. {reference id: {"engine", "voice", "language", "utterances", "secs", "per"}}: SECS of the clones
+    to the reference clip and the judge's PER of them, reported as they come out (no same-voice ceiling exists)."""
+    from polyvox.data.audio import load_audio
+    from polyvox.eval.error_rates import error_counts, summarize
+    from polyvox.eval.speaker import secs
+    from polyvox.speech.asr.run import load_run as load_asr, transcribe
+
+    judge = load_asr(judge_dir)
+    targets = [u for lang in sorted({u.language for u in test})
+               for u in sorted((x for x in test if x.language == lang), key=lambda x: x.id)[:n_per_lang]]
+    out = {}
+    for ref in refs:
+        ref_wav = load_audio(ref.audio, 16000)[0]
+        rows = []
+        for u in targets:
+            wav = speak(u, ref)
+            if wav is None:
+                continue
+            hyp = transcribe(judge, [wav])[0]
+            rows.append({"language": u.language, "secs": secs(wav, ref_wav),
+                         "counts": error_counts(phonemes_to_tokens(u.phonemes), hyp.split(), "phoneme")})
+        if rows:
+            out[ref.id] = {"engine": ref.custom["engine"], "voice": ref.custom["voice"], "language": ref.language,
+                           "utterances": len(rows), "secs": sum(r["secs"] for r in rows) / len(rows),
+                           "per": summarize(rows)["all"]["per"]}
+    return out
+
+
+def other_voices_table(other: dict[str, dict]) -> str:
+    lines = ["| reference voice | engine | its language | cloned sentences (every test language) | SECS to reference "
+             "| judge PER % |", "|---|---|---|---:|---:|---:|"]
+    for name, o in other.items():
+        lines.append(f"| {o['voice']} | {o['engine']} | {o['language']} | {o['utterances']} | {o['secs']:.3f} | "
+                     f"{100 * o['per']:.1f} |")
+    return "\n".join(lines)
+
+
+def speak_with(run, rate: str = "predictor"):
+    """``speak(target row, reference row) -> wav | None``: a FastSpeech run cloning the reference's voice; a sentence
+    with a phoneme training never had is reported and skipped (None)."""
+    from polyvox.speech.tts.run import TtsInputError, synthesize
 
     def speak(u: Utterance, ref: Utterance):
         try:
@@ -236,7 +299,25 @@ def evaluate_synthesis(run, test: Sequence[Utterance], judge_dir: str, n_per_lan
             print(f"tts test: skipping {u.id}: {e}", flush=True)
             return None
 
-    return judge_synthesis(speak, test, judge_dir, n_per_lang, MIN_REFERENCE_SECONDS)
+    return speak
+
+
+def evaluate_synthesis(run, test: Sequence[Utterance], judge_dir: str, n_per_lang: int, rate: str = "predictor",
+                       ) -> tuple[dict, list[dict]]:
+    """Synthesize test sentences in voices never trained on and score them with judges independent of the model:
+    intelligibility as the judge ASR run's PER (and its PER on the real test audio, the bar), speaker similarity
+    (SECS, resemblyzer) to the reference clip, same-language and cross-lingual, and the real-time factor
+    (synthesis + Griffin-Lim seconds per second of audio, this process's threads). Returns (summary per language
+    and "all", rows)."""
+    from polyvox.speech.tts.run import MIN_REFERENCE_SECONDS
+
+    return judge_synthesis(speak_with(run, rate), test, judge_dir, n_per_lang, MIN_REFERENCE_SECONDS)
+
+
+def clone_other_voices(run, test: Sequence[Utterance], judge_dir: str, refs: Sequence[Utterance], n_per_lang: int,
+                       rate: str = "predictor") -> dict[str, dict]:
+    """:func:`judge_other_voices` for a FastSpeech run (references from :func:`other_engine_references`)."""
+    return judge_other_voices(speak_with(run, rate), test, judge_dir, refs, n_per_lang)
 
 
 def judge_synthesis(speak, test: Sequence[Utterance], judge_dir: str, n_per_lang: int,
