@@ -22,16 +22,18 @@ def ensure_asr_runs(asr, units: set[str], manifests: Mapping[str, Sequence[str |
     encoder starts the char run (a phone run knows the acoustics; a char CTC from scratch plateaus for thousands of
     steps on several scripts)."""
     dirs = {}
-    if "char" in units and asr.char_init == "phone" and "phone" not in units:
+    char_trained = (Path(asr.char_run or root / "asr-char") / MODEL_FILE).exists()
+    init_char = "char" in units and asr.char_init == "phone" and not char_trained  # a trained char run needs no init
+    if init_char and "phone" not in units:
         phone_dir = Path(asr.phone_run or root / "asr-phone")
         if not (phone_dir / MODEL_FILE).exists() and not _has_phonemes(manifests.get("train", ())):
             raise SystemExit(f"asr.char_init=phone: no trained phone recognizer in {phone_dir}, and the training rows "
                              "have no phonemes to train one on; give asr.phone_run=RUN (e.g. make main's "
                              "work/runs/asr_ctc/base), asr.char_init=RUN, or asr.char_init='' (from scratch)")
-    if "phone" in units or ("char" in units and asr.char_init == "phone"):
+    if "phone" in units or init_char:
         dirs["phone"] = ensure_asr_run(asr, "phone", manifests, root / "asr-phone", threads)
     if "char" in units:
-        init = str(dirs["phone"]) if asr.char_init == "phone" else asr.char_init
+        init = str(dirs["phone"]) if init_char else "" if asr.char_init == "phone" else asr.char_init
         dirs["char"] = ensure_asr_run(asr, "char", manifests, root / "asr-char", threads, init_from=init)
     return dirs
 

@@ -93,6 +93,10 @@ class SpokenQADataConfig:
     facts: FactsCorpusConfig = field(default_factory=FactsCorpusConfig)
     train_langs: list[str] = field(default_factory=list)  # [] = every language of the training split
     eval_langs: list[str] = field(default_factory=list)  # [] = every test language (those not trained on: zero-shot)
+    # written-only questions (Spoken-SQuAD's) read aloud by espeak-ng, for the systems that hear the question (the
+    # end-to-end listener, the spoken-question cascade); false: those systems are left out on such data
+    speak_questions: bool = True
+    context_pause_s: float = 0.4  # a pause this long cuts a spoken context into the pieces the listener chooses from
 
 
 @dataclass

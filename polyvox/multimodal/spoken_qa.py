@@ -14,13 +14,17 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 import torch
 from torch import nn
+
+from polyvox.data.audio import load_audio, save_audio, speech_segments
+from polyvox.data.manifest import Utterance
 
 SELECTOR_FILE = "spoken_qa.json"
 
@@ -178,8 +182,6 @@ def answer_from_speech(run: SelectorRun, question: np.ndarray, records: Sequence
     """16 kHz question and record waveforms -> {"index": the answering record, "probs": per record, "segments":
     (start, end) seconds of each record}. A single record wav is taken as a whole context and split at its pauses
     (:func:`polyvox.data.audio.speech_segments`)."""
-    from polyvox.data.audio import speech_segments
-
     segments = None
     if len(records) == 1:
         segments = speech_segments(records[0], sample_rate)
@@ -189,3 +191,76 @@ def answer_from_speech(run: SelectorRun, question: np.ndarray, records: Sequence
     item = (_frames(run.encoder, question), [_frames(run.encoder, r) for r in records], 0)
     probs = predict_records(run.model, [item])[0]
     return {"index": int(probs.argmax()), "probs": [float(p) for p in probs], "segments": segments}
+
+
+# ----------------------------------------------------------------------------- spoken contexts without records
+
+
+def segment_contexts(items, char_run, out_dir: str | os.PathLike, *, min_gap_s: float = 0.4, pad_s: float = 0.2,
+                     sample_rate: int = 16000):
+    """Spoken-SQuAD-style items (a context wav, its transcript, the answer at a character offset) -> (the items
+    given ``records``, [(item id, why it was left out)]).
+
+    Each context wav is cut at its pauses (:func:`polyvox.data.audio.speech_segments`) into pieces saved under
+    ``out_dir`` (a clip per piece, ``pad_s`` of the pause kept on both sides); the transcript's words are placed in
+    time by CTC forced alignment with the char run ``char_run`` (:func:`polyvox.speech.asr.align.word_times`) and
+    each word joins the piece its middle falls in, so a piece's text is its words and ``answer_index`` is the piece
+    holding the answer's first word. Pieces no word falls in are dropped. The listener then chooses among the
+    pieces, as among the built-in corpus's records; the text systems keep the written context (``context_text``)."""
+    out_dir = Path(out_dir)
+    by_audio: dict[str, tuple | str] = {}  # context wav -> (pieces, word spans, owner piece per word) or why not
+    out, left_out = [], []
+    for item in items:
+        if not item.context_audio or not item.context_text:
+            left_out.append((item.id, "no spoken context"))
+            continue
+        if item.context_audio not in by_audio:
+            by_audio[item.context_audio] = _cut_context(item, char_run, out_dir, min_gap_s, pad_s, sample_rate)
+        cut = by_audio[item.context_audio]
+        if isinstance(cut, str):
+            left_out.append((item.id, cut))
+            continue
+        pieces, spans, owner = cut
+        at = next((k for k, (a, b) in enumerate(spans) if b > item.answer_start), None)
+        if at is None or owner[at] < 0:
+            left_out.append((item.id, "the answer's first word was not placed in any piece"))
+            continue
+        out.append(replace(item, records=pieces, answer_index=owner[at]))
+    return out, left_out
+
+
+def _cut_context(item, char_run, out_dir: Path, min_gap_s: float, pad_s: float, sr: int):
+    """One context wav -> (pieces, (start, end) character span per transcript word, piece per word (-1: none)),
+    or a string saying why it could not be cut."""
+    from polyvox.speech.asr.align import word_times
+
+    wav, _ = load_audio(item.context_audio, sr)
+    segments = speech_segments(wav, sr, min_gap_s=min_gap_s) or [(0.0, len(wav) / sr)]
+    matches = list(re.finditer(r"\S+", item.context_text))
+    try:
+        times = word_times(char_run, wav, [m.group() for m in matches], sr)
+    except ValueError as e:
+        return f"{item.context_audio}: not aligned ({e})"
+    owner, last = [], -1
+    for t in times:  # a word with no time (no character the recognizer knows) stays with the word before it
+        if t is not None:
+            mid = (t[0] + t[1]) / 2
+            last = min(range(len(segments)), key=lambda k: 0 if segments[k][0] <= mid <= segments[k][1]
+                       else min(abs(mid - segments[k][0]), abs(mid - segments[k][1])))
+        owner.append(last)
+    kept = sorted({k for k in owner if k >= 0})
+    if not kept:
+        return f"{item.context_audio}: no transcript word was placed in time"
+    renumber = {k: n for n, k in enumerate(kept)}
+    owner = [renumber.get(k, -1) for k in owner]
+    stem = f"{Path(item.context_audio).parent.name}-{Path(item.context_audio).stem}"  # wav/<split>/<a>_<p>.wav
+    pieces = []
+    for n, k in enumerate(kept):
+        a, b = segments[k]
+        clip = wav[max(0, int((a - pad_s) * sr)):int((b + pad_s) * sr)]
+        path = save_audio(out_dir / f"{stem}-p{n}.wav", clip, sr)
+        text = " ".join(m.group() for m, o in zip(matches, owner) if o == n)
+        pieces.append(Utterance(id=f"context-{stem}-p{n}", audio=str(path.resolve()),
+                                duration=round(len(clip) / sr, 6), sample_rate=sr, language=item.language,
+                                text=text, custom={"piece": n, "start": a, "end": b}))
+    return tuple(pieces), [(m.start(), m.end()) for m in matches], owner

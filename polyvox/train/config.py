@@ -72,6 +72,9 @@ class TrainConfig:
     # checkpoints hold them in ema.safetensors. 0 = off; ema_of names a submodule ("generator"), "" = the whole model.
     ema_decay: float = 0.0
     ema_of: str = ""
+    # torch's fused AdamW kernel: a third off a small model's step on CPU (per-parameter loops dominate there); it
+    # rounds differently, so a run made with false reproduces exactly only with false.
+    fused_optimizer: bool = False
 
     def __post_init__(self):
         checks = {

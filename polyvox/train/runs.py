@@ -42,3 +42,21 @@ def load_weights(model: torch.nn.Module, path: str | Path, device: str | None = 
     load_model(model, str(path))
     dev = inference_device(device)
     return model.to(dev).eval(), dev
+
+
+SUB_RUN_STAMP = "recipe_config.json"
+
+
+def sub_run_dir(path: str | Path, config: dict) -> Path:
+    """``path`` made ready for a recipe's sub-run (one seed's model) under ``config`` (the recipe's config as a
+    dict). A folder another config left is emptied first: ``fit()`` would otherwise resume its checkpoints into
+    this run. A folder the same config left (an interrupted run) is kept, so ``fit()`` resumes it."""
+    path = Path(path)
+    stamp = path / SUB_RUN_STAMP
+    if path.exists() and (not stamp.exists() or json.loads(stamp.read_text(encoding="utf-8")) != config):
+        import shutil
+
+        shutil.rmtree(path)
+    path.mkdir(parents=True, exist_ok=True)
+    stamp.write_text(json.dumps(config, sort_keys=True, default=str), encoding="utf-8")
+    return path

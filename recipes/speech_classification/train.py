@@ -33,6 +33,7 @@ from polyvox.speech.classify.model import build_classifier
 from polyvox.text.classify import task as text_task
 from polyvox.text.classify.run import classify_texts
 from polyvox.train.config import config_to_dict, load_config, save_config
+from polyvox.train.runs import sub_run_dir
 
 FORMS = ("native", "romanized", "ipa")
 METRICS = ("accuracy", "macro_f1")
@@ -134,7 +135,7 @@ def train_group(cfg, protocol, out_dir: Path, seed: int, splits, idx, gold, labe
         if cfg.text.train_on in ("asr", "both"):
             train_texts += [(texts[form]["asr"]["train"][i], gold["train"][i]) for i in idx["train"]]
         dev_texts = [(texts[form]["gold"]["dev"][i], gold["dev"][i]) for i in idx["dev"]]
-        run_dir = out_dir / f"text-{form}" / f"seed-{seed}"
+        run_dir = sub_run_dir(out_dir / f"text-{form}" / f"seed-{seed}", config_to_dict(cfg))
         run = text_task.train_text_classifier(cfg.text, form, train_texts, dev_texts, labels, run_dir, seed=seed,
                                               max_steps=round(cfg.text.train.max_steps * share),
                                               label_key=cfg.data.label_key)
@@ -148,7 +149,8 @@ def train_group(cfg, protocol, out_dir: Path, seed: int, splits, idx, gold, labe
         model = train_frame_classifier(
             cfg.e2e.model, replace(cfg.e2e.train, seed=seed, max_steps=steps),
             [(frames["train"][i], gold["train"][i]) for i in idx["train"]],
-            [(frames["dev"][i], gold["dev"][i]) for i in idx["dev"]], labels, out_dir / "e2e" / f"seed-{seed}",
+            [(frames["dev"][i], gold["dev"][i]) for i in idx["dev"]], labels,
+            sub_run_dir(out_dir / "e2e" / f"seed-{seed}", config_to_dict(cfg)),
             batch_size=cfg.e2e.batch_size, label_key=cfg.data.label_key)
         pred = predict_frames(model, [frames["test"][i] for i in idx["test"]]).argmax(1).tolist()
         results["end-to-end"] = text_task.per_language_scores(test_utts, test_gold, pred, len(labels))

@@ -31,13 +31,14 @@ import torch
 
 from polyvox.data.corpora.qa import load_ccfqa, load_facts_qa, load_spoken_squad
 from polyvox.data.manifest import write_manifest
+from polyvox.data.synth.corpus import speak_texts
 from polyvox.data.synth.facts import synthesize_facts_corpus
 from polyvox.eval import qa as qa_metrics
 from polyvox.eval.tables import mean_sd, seeds_table, trained_vs_zero_shot_table
 from polyvox.multimodal.asr_runs import ensure_asr_runs, transcribe_cached
 from polyvox.multimodal.cascade import cascade_texts, save_cascade
 from polyvox.multimodal.config import SpokenQAConfig
-from polyvox.multimodal.spoken_qa import predict_records, train_selector
+from polyvox.multimodal.spoken_qa import predict_records, segment_contexts, train_selector
 from polyvox.speech.classify.frozen import encode_utterances, predict_frames, train_frame_classifier
 from polyvox.speech.classify.model import load_asr_encoder
 from polyvox.text.classify.run import classify_texts
@@ -46,6 +47,7 @@ from polyvox.text.forms import gold_text
 from polyvox.text.qa.run import answer
 from polyvox.text.qa.task import item_example, train_qa_model
 from polyvox.train.config import config_to_dict, load_config, save_config
+from polyvox.train.runs import sub_run_dir
 
 FORMS = ("native", "romanized", "ipa")
 
@@ -75,6 +77,8 @@ def main(config_path: str, overrides: list[str]) -> int:
     units = ({"char"} if {"native", "romanized", "e2e"} & set(cfg.systems) else set()) | (
         {"phone"} if "ipa" in forms else set())
     asr_dirs = ensure_asr_runs(cfg.asr, units, asr_manifests, root, cfg.threads) if has_audio else {}
+    if "char" in asr_dirs and any(i.context_audio and not i.records for its in items.values() for i in its):
+        items = cut_contexts(cfg, root, items, asr_dirs["char"])
     said = list(dict.fromkeys([(u.id, u.audio) for qs in questions.values() for u in qs if u.audio]
                               + [(i.question.id, i.question.audio) for its in items.values() for i in its
                                  if i.question.audio]
@@ -118,6 +122,7 @@ def main(config_path: str, overrides: list[str]) -> int:
             if done.exists() and json.loads(done.read_text(encoding="utf-8"))["config"] == config_to_dict(cfg):
                 result[task] = json.loads(done.read_text(encoding="utf-8"))["scores"]
                 continue
+            sub_run_dir(out_dir, config_to_dict(cfg))  # checkpoints of another config are not resumed
             result[task] = run_task(cfg, seed, out_dir, data, forms, asr_text, frames, asr_dirs)
             done.write_text(json.dumps({"config": config_to_dict(cfg), "scores": result[task]}), encoding="utf-8")
         for task, columns in result.items():
@@ -149,10 +154,36 @@ def load_data(cfg: SpokenQAConfig, root: Path):
                      for s, v in asr_rows.items()}
     else:
         questions, items, manifests = {"train": [], "dev": [], "test": []}, load_spoken_squad(d.path), {}
+        if d.speak_questions and "e2e" in cfg.systems and any(i.context_audio for v in items.values() for i in v):
+            items = speak_questions(items, root / "data" / "questions")
     keep = {"train": d.train_langs, "dev": d.train_langs, "test": d.eval_langs}
     questions = {s: [u for u in v if not keep[s] or u.language in keep[s]] for s, v in questions.items()}
     items = {s: [i for i in v if not keep[s] or i.language in keep[s]] for s, v in items.items()}
     return questions, items, manifests
+
+
+def cut_contexts(cfg: SpokenQAConfig, root: Path, items, char_run: Path):
+    """Spoken contexts without records (Spoken-SQuAD's paragraph wavs): cut at their pauses into pieces, the
+    transcript's words aligned into them by the char recognizer (the listener's records); items that cannot be cut
+    are left out of every system, so all score the same questions."""
+    from polyvox.speech.asr.run import load_run
+
+    run, out = load_run(char_run), {}
+    for split, its in items.items():
+        out[split], left_out = segment_contexts(its, run, root / "data" / "pieces", min_gap_s=cfg.data.context_pause_s)
+        pieces = [len(i.records) for i in out[split]]
+        print(f"{split}: {len(out[split])} contexts cut into {sum(pieces) / max(1, len(pieces)):.1f} pieces on "
+              f"average; {len(left_out)} left out" + "".join(f"\n  {i}: {why}" for i, why in left_out[:5]), flush=True)
+    return out
+
+
+def speak_questions(items, out_dir: Path):
+    """Written-only questions read aloud by espeak-ng (reused on a re-run), for the systems that hear them."""
+    todo = [i.question for its in items.values() for i in its if i.question.text and not i.question.audio]
+    t = time.time()
+    spoken = {u.id: u for u in speak_texts([(q.id, q.language, q.text) for q in todo], out_dir)}
+    print(f"espeak-ng read {len(spoken)} written questions in {time.time() - t:.0f} s", flush=True)
+    return {s: [replace(i, question=spoken.get(i.question.id, i.question)) for i in its] for s, its in items.items()}
 
 
 def per_language(rows, values) -> dict[str, float]:
@@ -269,13 +300,17 @@ def comprehension(cfg, seed, out_dir: Path, items, forms, asr_text, frames, asr_
                                data["train"], data["dev"], out_dir / "e2e", asr_dirs["char"],
                                batch_size=sel.batch_size)
         chosen = [int(p.argmax()) for p in predict_records(model, data["test"])]
-        # the listener outputs a record, not text: its EM / F1 use that record's reference answer
-        picked = [item_example(replace(i, answer_index=k, answer_text=i.records[k].custom["answer_text"]),
-                               "native")[1] for i, k in zip(test, chosen)]
-        score("end-to-end", picked, [item_example(i, "native")[1] for i in test])
+        if all("answer_text" in r.custom for i in test for r in i.records):
+            # the listener outputs a record, not text: its EM / F1 use that record's reference answer
+            picked = [item_example(replace(i, answer_index=k, answer_text=i.records[k].custom["answer_text"]),
+                                   "native")[1] for i, k in zip(test, chosen)]
+            score("end-to-end", picked, [item_example(i, "native")[1] for i in test])
+        else:  # pieces of a paragraph have no answer of their own: the listener is scored by its choice alone
+            results["end-to-end"] = {}
         results["end-to-end"]["record"] = per_language(test, [float(k == i.answer_index) for k, i in zip(chosen, test)])
-    print(f"comprehension seed {seed}: F1 % " + ", ".join(f"{c} {100 * r['f1']['all']:.1f}"
-                                                        for c, r in results.items()), flush=True)
+    print(f"comprehension seed {seed}: F1 (record) % " + ", ".join(
+        f"{c} {100 * r['f1']['all']:.1f}" if "f1" in r else f"{c} ({100 * r['record']['all']:.1f})"
+        for c, r in results.items()), flush=True)
     return results
 
 

@@ -24,6 +24,7 @@ from polyvox.text.classify import task
 from polyvox.text.classify.config import TextClassificationConfig
 from polyvox.text.classify.run import classify_texts
 from polyvox.train.config import config_to_dict, load_config, save_config
+from polyvox.train.runs import sub_run_dir
 
 SCORES_FILE = "scores.json"
 
@@ -69,6 +70,7 @@ def train_and_test(cfg: TextClassificationConfig, splits, texts, labels, seed: i
         saved = json.loads(done.read_text(encoding="utf-8"))
         if saved["config"] == config_to_dict(cfg):
             return saved["scores"]
+    sub_run_dir(run_dir, config_to_dict(cfg))  # checkpoints of another config are not resumed
     key = cfg.data.label_key
     train_pairs = task.examples(splits["train"], texts["train"], key, labels)
     dev_pairs = task.examples(splits["dev"], texts["dev"], key, labels)

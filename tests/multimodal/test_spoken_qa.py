@@ -1,6 +1,8 @@
 """The end-to-end listener: shapes and padding of the record selector, that it learns to pick the record whose
 frames match the question's, and its run round trip through a tiny CTC run's frozen encoder."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -64,3 +66,36 @@ def test_selector_run_hears_audio_through_a_ctc_run(trained_run, tmp_path):  # n
     assert sum(out["probs"]) == pytest.approx(1.0, abs=1e-5)
     out = answer_from_speech(run, tone, [tone, tone])  # records given one by one
     assert out["segments"] is None and len(out["probs"]) == 2
+
+
+def _bursts(tmp_path, spans, total_s=3.0, sr=16000):
+    """A wav of tones at the given (start, end) seconds, silence between: a context read with pauses."""
+    from polyvox.data.audio import save_audio
+
+    wav = np.zeros(int(total_s * sr), dtype=np.float32)
+    for a, b in spans:
+        t = np.arange(int(a * sr), int(b * sr))
+        wav[t] = 0.3 * np.sin(2 * np.pi * 220 * t / sr)
+    return str(save_audio(tmp_path / "wav" / "test" / "0_0.wav", wav, sr))
+
+
+def test_segment_contexts_cuts_at_pauses_and_finds_the_answering_piece(tmp_path, monkeypatch):
+    from polyvox.data.corpora.qa import QAItem
+    from polyvox.data.manifest import Utterance
+    from polyvox.multimodal.spoken_qa import segment_contexts
+    from polyvox.speech.asr import align
+
+    audio = _bursts(tmp_path, [(0.2, 0.9), (1.5, 2.2)])
+    context = "france pays euros. japan pays yen."
+    # the aligner's word times: the first sentence in the first burst, the second in the second; "." has no time
+    times = [(0.2, 0.4), (0.4, 0.6), (0.6, 0.9), (1.5, 1.8), (1.8, 2.0), (2.0, 2.2)]
+    monkeypatch.setattr(align, "word_times", lambda run, wav, words, sr: times[:len(words)])
+    q = Utterance(id="q1", audio="", duration=0.0, sample_rate=16000, language="en", text="What does Japan pay?")
+    item = QAItem("q1", "en", q, "yen", context_text=context, context_audio=audio, answer_start=context.index("yen"))
+    missing = QAItem("q2", "en", q, "yen", context_text=context, answer_start=0)
+    (cut,), left_out = segment_contexts([item, missing], None, tmp_path / "pieces")
+    assert [r.text for r in cut.records] == ["france pays euros.", "japan pays yen."]
+    assert cut.answer_index == 1 and cut.context_text == context  # the text systems keep the written context
+    assert left_out == [("q2", "no spoken context")]
+    assert all(Path(r.audio).exists() and 0.7 < r.duration < 1.2 for r in cut.records)
+    assert cut.records[0].id == "context-test-0_0-p0"

@@ -150,3 +150,47 @@ def test_the_recipe_on_spoken_squad_transcripts(tmp_path, capsys):
     scores = json.loads((tmp_path / "run" / "results.json").read_text())["scores"]["comprehension"]
     assert set(scores) == {"text native"} and set(scores["text native"]) == {"em", "f1"}
     assert set(scores["text native"]["f1"]) == {"en", "all"}
+
+
+@pytest.mark.slow
+def test_the_recipe_listens_to_spoken_squad_audio(debug_run, tmp_path, capsys):
+    """Spoken-SQuAD with its paragraph wavs (sentences read with pauses, as its TTS did) and written questions:
+    the questions are read by espeak-ng, the contexts cut at their pauses with the transcript aligned into the pieces,
+    and the end-to-end listener trains and is scored by the piece it chooses, beside the text systems."""
+    import numpy as np
+
+    from polyvox.data.audio import save_audio
+
+    root = tmp_path / "Spoken-SQuAD"
+    pairs = [("france", "euro"), ("japan", "yen"), ("india", "rupee"), ("brazil", "real")]
+    paras = {}
+    for split in ("train", "test"):
+        paras[split] = []
+        for k in range(len(pairs)):
+            recs = [pairs[(k + j) % len(pairs)] for j in range(3)]
+            sentences = [f"{c} pays in {m}." for c, m in recs]
+            clips = []
+            for n, sentence in enumerate(sentences):
+                _espeak(tmp_path / "clips" / f"{split}{k}{n}.wav", sentence, "en-us")
+                clips += [load_audio(tmp_path / "clips" / f"{split}{k}{n}.wav")[0], np.zeros(12000, np.float32)]
+            save_audio(root / "wav" / split / f"0_{k}.wav", np.concatenate(clips))
+            context = " ".join(sentences)
+            qas = [{"id": f"{split}{k}-{j}", "question": f"What does {c} pay in?",
+                    "answers": [{"text": m, "answer_start": context.index(f"{c} pays in {m}") + len(f"{c} pays in ")}]}
+                   for j, (c, m) in enumerate(recs)]
+            paras[split].append({"context": context, "qas": qas})
+        (root / f"spoken_{split}-v1.1.json").write_text(json.dumps({"data": [{"title": "money",
+                                                                               "paragraphs": paras[split]}]}))
+    tmp, main, _ = debug_run
+    overrides = [f"run_dir={tmp_path / 'run'}", "data.source=spoken_squad", f"data.path={root}",
+                 "tasks=[comprehension]", "systems=[e2e,native]", f"asr.char_run={tmp / 'run' / 'asr-char'}"]
+    assert main(str(RECIPES / "spoken_qa" / "configs" / "debug.yaml"), overrides) == 0
+    out = capsys.readouterr().out
+    assert "espeak-ng read 24 written questions" in out
+    assert len(list((tmp_path / "run" / "data" / "questions" / "en").glob("*.wav"))) == 24
+    scores = json.loads((tmp_path / "run" / "results.json").read_text())["scores"]["comprehension"]
+    assert set(scores) == {"text native", "cascade native, written q", "cascade native", "end-to-end"}
+    assert set(scores["end-to-end"]) == {"record"}  # a piece of a paragraph has no answer of its own
+    assert {"em", "f1", "record"} <= set(scores["text native"]) and set(scores["end-to-end"]["record"]) == {"en", "all"}
+    pieces = list((tmp_path / "run" / "data" / "pieces").glob("*.wav"))
+    assert pieces and "contexts cut into" in out

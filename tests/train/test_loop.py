@@ -235,3 +235,33 @@ def test_nonfinite_loss_skips_the_update_and_too_many_stop_the_run(tmp_path, cap
     always_nan = lambda m, b: (loss_step(m, b)[0] * float("nan"), {})
     with pytest.raises(RuntimeError, match="3 steps in a row had a non-finite loss"):
         fit(model, loader, always_nan, TrainConfig(max_steps=8, nonfinite_patience=3), tmp_path / "b")
+
+
+def test_fused_optimizer_is_a_setting_and_trains_like_the_default():
+    from polyvox.train.loop import make_optimizer
+
+    torch.manual_seed(0)
+    a, b = torch.nn.Linear(4, 2), torch.nn.Linear(4, 2)
+    b.load_state_dict(a.state_dict())
+    opt_a = make_optimizer(a, TrainConfig(lr=0.1))
+    opt_b = make_optimizer(b, TrainConfig(lr=0.1, fused_optimizer=True))
+    assert opt_b.defaults["fused"] and not opt_a.defaults["fused"]
+    x = torch.randn(8, 4)
+    for model, opt in ((a, opt_a), (b, opt_b)):
+        for _ in range(3):
+            model(x).pow(2).mean().backward()
+            opt.step()
+            opt.zero_grad()
+    assert torch.allclose(a.weight, b.weight, atol=1e-5)  # the same algorithm, other rounding
+
+
+def test_a_sub_run_of_another_config_starts_fresh(tmp_path):
+    from polyvox.train.runs import sub_run_dir
+
+    run = sub_run_dir(tmp_path / "seed-0", {"lr": 1e-3})
+    (run / "checkpoints").mkdir()
+    assert (sub_run_dir(run, {"lr": 1e-3}) / "checkpoints").exists()  # interrupted, same config: resumed
+    assert not (sub_run_dir(run, {"lr": 2e-3}) / "checkpoints").exists()  # another config: its checkpoints gone
+    (run / "checkpoints").mkdir()
+    (run / "recipe_config.json").unlink()  # a folder from before the stamp: not trusted
+    assert not (sub_run_dir(run, {"lr": 2e-3}) / "checkpoints").exists()

@@ -20,7 +20,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Sequence
 
-from polyvox.data.audio import DEFAULT_SAMPLE_RATE, load_audio, save_audio
+from polyvox.data.audio import DEFAULT_SAMPLE_RATE, audio_info, load_audio, save_audio
 from polyvox.data.espeak import EspeakError, espeak_binary, run_espeak
 from polyvox.data.ipa import clean_ipa, invalid_segments, language_switches
 from polyvox.data.manifest import (
@@ -204,6 +204,34 @@ def _reusable(job: Job, row: Utterance | None) -> bool:
     if Path(row.audio).resolve() != job.wav.resolve() or not job.wav.exists():
         return False
     return any(row.text == make_text(job.language, job.seed, job.index, a, job.words) for a in range(MAX_ATTEMPTS))
+
+
+def speak_texts(rows: Sequence[tuple[str, str, str]], out_dir: Path, *, voices: int = 4, seed: int = 0,
+                workers: int | None = None) -> list[Utterance]:
+    """Given texts read aloud by espeak-ng: (id, language, text) -> an Utterance each, its clip at
+    ``out_dir/<lang>/<id>.wav`` (16 kHz); the language's ``voices`` speakers take turns. A clip already there is
+    reused, so a second call speaks nothing. Unlike the corpus, the text is never replaced: its phonemes are
+    espeak-ng's as printed, language switches included."""
+    espeak_binary()
+
+    def one(k: int, row: tuple[str, str, str]) -> Utterance:
+        uid, code, text = row
+        if not text.strip():
+            raise ValueError(f"{uid}: empty text, nothing to speak")
+        spk = make_speakers(code, voices, seed)[k % voices]
+        wav = out_dir / code / f"{uid}.wav"
+        if not wav.exists():
+            wav.parent.mkdir(parents=True, exist_ok=True)
+            tmp = wav.with_name(wav.stem + ".espeak.wav")
+            run_espeak(espeak_command(spk, tmp, text))
+            save_audio(wav, load_audio(tmp, DEFAULT_SAMPLE_RATE)[0], DEFAULT_SAMPLE_RATE)  # atomic: whole or absent
+            tmp.unlink()
+        return Utterance(id=uid, audio=str(wav.resolve()), duration=round(audio_info(wav).duration, 6),
+                         sample_rate=DEFAULT_SAMPLE_RATE, language=code, speaker=spk.id, text=text,
+                         custom={"voice": spk.voice, "pitch": spk.pitch, "rate": spk.rate, "synthetic": True})
+
+    with ThreadPoolExecutor(max_workers=max(1, workers or os.cpu_count() or 1)) as pool:
+        return list(pool.map(one, range(len(rows)), rows))
 
 
 def synthesize_corpus(

@@ -123,7 +123,7 @@ def item_example(item, form: str, *, question: str | None = None, context: str |
 
     lang = item.language
     ans_form = written_in_form([item.answer_text], form, [lang])[0]
-    if item.records:
+    if item.records and not item.context_text:  # the built-in corpus: the context is its records
         parts = [gold_text(r, form) for r in item.records]
         gold_ctx = " ".join(parts)
         start = sum(len(p) + 1 for p in parts[: item.answer_index])

@@ -1,6 +1,7 @@
 """The built-in espeak-ng corpus (polyvox.data.synth) and its text sources."""
 
 import filecmp
+from pathlib import Path
 import unicodedata
 
 import pytest
@@ -212,3 +213,21 @@ def test_cli_words_range_and_rerun_is_idempotent(tmp_path, monkeypatch):
     default = synth.synthesize_corpus(out, ["en", "cy"], 4, seed=0, speakers=3, workers=2)
     assert len([c for c in calls if c[c.index("-v") + 1].startswith("en-us")]) >= 4
     assert all(2 <= _n_words(u.text) <= 6 for u in _all(default) if u.language == "en")
+
+
+def test_speak_texts_reads_given_texts_and_reuses_the_clips(tmp_path, monkeypatch):
+    from polyvox.data.synth import corpus as corpus_mod
+
+    rows = [("q-1", "en", "What is the currency of Japan?"), ("q-2", "en", "Which language is spoken in Peru?")]
+    utts = corpus_mod.speak_texts(rows, tmp_path, voices=2)
+    assert [u.text for u in utts] == [t for _, _, t in rows]  # never replaced, unlike corpus texts
+    assert utts[0].speaker != utts[1].speaker and all(u.duration > 0.5 for u in utts)
+    assert Path(utts[0].audio) == (tmp_path / "en" / "q-1.wav").resolve()
+
+    def no_espeak(*a, **k):
+        raise AssertionError("espeak-ng called again")
+
+    monkeypatch.setattr(corpus_mod, "run_espeak", no_espeak)
+    assert corpus_mod.speak_texts(rows, tmp_path, voices=2) == utts
+    with pytest.raises(ValueError, match="q-3: empty text"):
+        corpus_mod.speak_texts([("q-3", "en", " ")], tmp_path)
