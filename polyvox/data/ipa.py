@@ -89,6 +89,11 @@ def language_switches(raw: str) -> list[str]:
     return _SWITCH_RE.findall(raw)
 
 
+# espeak-ng writes tone 3 of vi as "ɜ" glued to the rhyme ("aːɜ"); no espeak language glues the vowel ɜ after these
+# (every corpus language's espeak output checked: only lb's diphthong "ɜɪ", with ɜ first)
+_TONE_3_AFTER = set("aeiouyɛɔəɐɨʉɯɤøœæɑɒʌɪʊː")
+
+
 def clean_segment(token: str) -> str:
     """One ``_``-separated espeak token -> one IPA segment ("" when nothing is left)."""
     seg = token.strip()
@@ -103,6 +108,8 @@ def clean_segment(token: str) -> str:
         return SEGMENT_MAP[seg]
     if len(seg) > 1 and seg[-1].isdigit() and not seg[0].isdigit():  # tone numbers (th "a2", vi): not segments
         return clean_segment(seg.rstrip("0123456789"))
+    if len(seg) > 1 and seg[-1] == "ɜ" and seg[-2] in _TONE_3_AFTER:  # vi "aːɜ": tone 3 (the digit 3 as ɜ)
+        return clean_segment(seg[:-1])
     if len(seg) > 1 and "?" in seg and seg != "??":
         return clean_segment(seg.replace("?", "ʔ"))  # Danish "?a": unconverted glottal stop
     if len(seg) > 1 and seg.endswith("-"):  # espeak phoneme-variant marker (fr "a-", ar "s̪-")

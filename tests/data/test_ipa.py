@@ -73,3 +73,6 @@ def test_kirshenbaum_leftovers_and_tone_numbers():
     assert clean_ipa("_k_a2_uː5") == "k a uː"
     assert invalid_segments("_k_a2") == []
     assert clean_ipa("_q_1_a") == "ɢ a"  # a lone digit after q stays Persian ɢ, not a tone
+    # Vietnamese tone 3 prints as ɜ glued to the rhyme (rất: "z_ˈəɜ_t̪"); a vowel ɜ first in a token stays (lb ɜɪ)
+    assert clean_ipa("z_ˈəɜ_t̪ k_ˈaːɜ_") == "z ə t̪ | k aː"
+    assert clean_ipa("_ɜɪ_ ɜː") == "ɜɪ | ɜː"

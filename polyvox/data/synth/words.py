@@ -117,7 +117,6 @@ UNREADABLE = {
     "chr": "espeak-ng 1.51's Cherokee voice prints no phonemes for the Cherokee syllabary CLDR writes it in",
     # clean characters, wrong segments (docs/corpus.md): kept out so no transcript is silently wrong
     "ko": "espeak-ng 1.51's Korean IPA has clusters such as pɡ, ɫph, t-ɡ that are not segments",
-    "vi": "espeak-ng 1.51 writes tones as digits and tone 3 as ɜ, indistinguishable from the vowel",
     "th": "espeak-ng 1.51 writes tones as digits and tone 3 as ɜ, indistinguishable from the vowel",
 }
 
