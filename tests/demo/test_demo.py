@@ -208,8 +208,12 @@ def test_in_a_real_browser(app_url, clip, tmp_path):
             page.screenshot(path=str(shots / f"{tab.lower()}.png"), full_page=True)
         # Speak: text + a reference voice -> audio comes back
         page.get_by_role("tab", name="Speak").click()
-        page.locator("#tts-text textarea").fill("hello world")
         page.locator("#tts-ref input[type=file]").set_input_files(clip)
+        # fill once the tab is drawn (its language box shows its default): text typed into a tab still
+        # mounting is reset when it mounts
+        expect(page.locator("#tts-lang textarea")).to_have_value("en", timeout=30000)
+        page.locator("#tts-text textarea").fill("hello world")
+        expect(page.locator("#tts-text textarea")).to_have_value("hello world")
         page.locator("#tts-button").click()
         expect(page.locator("#tts-out audio, #tts-out [aria-label*='Download'], #tts-out a[download]").first
                ).to_be_attached(timeout=60000)
