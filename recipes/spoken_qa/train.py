@@ -2,7 +2,8 @@
 fact whether it is spoken or written, in any language, and how do ASR errors travel into answers?
 
     polyvox train spoken_qa [key=value ...]                  (= recipes/spoken_qa/configs/base.yaml)
-    polyvox train spoken_qa data.source=ccfqa data.path=/data/CCFQA data.train_langs=[en] data.eval_langs=[zh,ja] asr.char_init=
+    polyvox train spoken_qa data.source=ccfqa data.path=/data/CCFQA data.train_langs=[en] data.eval_langs=[zh,ja] \
+        asr.char_init=
 
 Top to bottom: config -> questions and comprehension items (the built-in SYNTHETIC facts corpus, CCFQA or
 Spoken-SQuAD) -> the recognizers (reused, or trained here by ``polyvox train asr_ctc...``) and their transcripts of
