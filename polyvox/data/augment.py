@@ -99,6 +99,26 @@ def colored_noise(n: int, color: str, rng: np.random.Generator) -> torch.Tensor:
     return noise / _rms(noise)
 
 
+NOISE_BANK_SECONDS = 32  # per (seed, color): built once per process (~40 ms), then a random excerpt per utterance
+
+
+@functools.lru_cache(maxsize=8)
+def noise_bank(seed: int, color: str, sample_rate: int = 16000) -> torch.Tensor:
+    """:data:`NOISE_BANK_SECONDS` of :func:`colored_noise`, a pure function of its arguments, cached: generating
+    (and for pink/brown, FFT-shaping) fresh noise per utterance was a third of the augmentation chain's time."""
+    rng = np.random.default_rng([int(seed), 104729, NOISE_COLORS.index(color)])
+    return colored_noise(NOISE_BANK_SECONDS * sample_rate, color, rng)
+
+
+def noise_excerpt(bank: torch.Tensor, n: int, rng: np.random.Generator) -> torch.Tensor:
+    """(n,) unit-RMS noise: ``bank`` read circularly from a random offset, with a random sign."""
+    start = int(rng.integers(len(bank)))
+    reps = -(-(start + n) // len(bank))  # whole banks to cover start + n (1 unless n is longer than the bank)
+    noise = (bank if reps == 1 else bank.repeat(reps))[start: start + n]
+    noise = noise * (1.0 if rng.random() < 0.5 else -1.0)
+    return noise / _rms(noise)
+
+
 def add_noise(wav: torch.Tensor, noise: torch.Tensor, snr_db: float) -> torch.Tensor:
     """``wav`` plus ``noise`` (same length) scaled to ``snr_db`` dB below the speech (torchaudio.functional.add_noise)."""
     return AF.add_noise(wav[None], noise[None], torch.tensor([float(snr_db)]))[0]
@@ -184,19 +204,22 @@ def random_eq(wav: torch.Tensor, rng: np.random.Generator, bands: int, max_gain_
               sample_rate: int = 16000) -> torch.Tensor:
     """``bands`` peaking-EQ bands at log-uniform centres 100 Hz-6 kHz, gains uniform in +-``max_gain_db``, Q in
     [1, 3]; rescaled to the input's RMS. Each band adds ``(g - 1)`` times a resonator (scipy's ``iirpeak``
-    design, unit gain at the centre) to the signal, so the centre is scaled by g and frequencies far from it are
-    untouched (scipy's lfilter: ~5x faster on CPU than torchaudio's biquads)."""
-    from scipy.signal import iirpeak, lfilter
+    design, unit gain at the centre, ``H = b / a``) to the signal, so the centre is scaled by g and frequencies far
+    from it are untouched: ``1 + (g - 1) b / a = (a + (g - 1) b) / a``, one biquad per band, and the bands run as
+    one cascade through scipy's sosfilt (~4x faster on CPU than a band at a time, and than torchaudio's biquads)."""
+    from scipy.signal import iirpeak, sosfilt
 
-    x = wav.numpy().astype(np.float64)
+    sections = []
     for _ in range(bands):
         centre = float(np.exp(rng.uniform(np.log(100.0), np.log(min(6000.0, 0.375 * sample_rate)))))
         gain = 10 ** (float(rng.uniform(-max_gain_db, max_gain_db)) / 20)
         b, a = iirpeak(centre, float(rng.uniform(1.0, 3.0)), fs=sample_rate)
         if np.abs(np.roots(a)).max() >= 0.999:  # a band too wide for its centre has no stable resonator: skip it
             continue
-        x = x + (gain - 1.0) * lfilter(b, a, x)
-    out = torch.from_numpy(x.astype(np.float32))
+        sections.append(np.concatenate([a + (gain - 1.0) * b, a]))
+    if not sections:
+        return wav
+    out = torch.from_numpy(sosfilt(np.stack(sections), wav.numpy().astype(np.float64)).astype(np.float32))
     return out * (_rms(wav) / _rms(out))
 
 
@@ -324,8 +347,12 @@ class Augmenter:
 
     def __init__(self, config: AugmentConfig, seed: int = 0, sample_rate: int = 16000):
         self.config, self.seed, self.sample_rate = config, int(seed), int(sample_rate)
-        if config.reverb_prob > 0:  # build the room bank now, in the main process: forked workers inherit it
+        # build the room and noise banks now, in the main process: forked workers inherit them
+        if config.reverb_prob > 0:
             rir_bank(self.seed, float(config.rt60[0]), float(config.rt60[1]), self.sample_rate)
+        if config.noise_prob > 0 and not config.noise_dir:
+            for color in config.noise_colors:
+                noise_bank(self.seed, color, self.sample_rate)
 
     def __call__(self, wav: torch.Tensor, key: str, epoch: int = 0) -> torch.Tensor:
         c, sr = self.config, self.sample_rate
@@ -349,15 +376,16 @@ class Augmenter:
                 out = quantize(out, int(rng.integers(c.codec_bits[0], c.codec_bits[1] + 1)))
             if fire["noise"] < c.noise_prob:
                 out = add_noise(out, self._noise(out.shape[-1], rng), float(rng.uniform(*c.snr_db)))
-        if not torch.isfinite(out).all():  # never hand the model NaN/inf: the clean audio instead
+        peak = float(out.abs().max()) if out.numel() else 0.0  # NaN or inf if any sample is (max propagates NaN)
+        if not math.isfinite(peak):  # never hand the model NaN/inf: the clean audio instead
             return wav.float()
-        peak = float(out.abs().max()) if out.numel() else 0.0
         return out / peak * 0.99 if peak > 0.99 else out  # no clipping
 
     def _noise(self, n: int, rng: np.random.Generator) -> torch.Tensor:
         c = self.config
         if not c.noise_dir:
-            return colored_noise(n, c.noise_colors[int(rng.integers(len(c.noise_colors)))], rng)
+            color = c.noise_colors[int(rng.integers(len(c.noise_colors)))]
+            return noise_excerpt(noise_bank(self.seed, color, self.sample_rate), n, rng)
         from polyvox.data.audio import load_audio
 
         files = _noise_files(c.noise_dir)

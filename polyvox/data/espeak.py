@@ -79,8 +79,36 @@ def resolve_espeak_language(lang: str) -> str:
                      + "; see `espeak-ng --voices`")
 
 
+# --------------------------------------------------------------------------- voices that read a romanization
+# espeak-ng 1.51 reads most Han characters as English letter names in its "cmn" voice, while its "cmn-latn-pinyin"
+# voice reads pinyin with tone numbers well. polyvox keeps the text in Han characters (what a transcript holds) and
+# gives that voice the pinyin of it (pypinyin: offline, its dictionary resolves most polyphones by word).
+
+
+def pinyin(text: str) -> str:
+    """Han characters -> pinyin with tone numbers, one espeak word per word of ``text`` ("中国 美元" -> "zhong1guo2
+    mei3yuan2"; neutral tone 5); other characters are kept."""
+    from pypinyin import Style, lazy_pinyin
+
+    return " ".join("".join(lazy_pinyin(w, style=Style.TONE3, neutral_tone_with_five=True)) for w in text.split())
+
+
+READINGS = {"cmn-latn-pinyin": pinyin}  # espeak-ng voice -> what it reads instead of the text itself
+READING_VOICES = {"cmn": "cmn-latn-pinyin"}  # a language polyvox speaks through such a voice -> that voice
+
+
+def espeak_reading(text: str, voice: str) -> str:
+    """What espeak-ng voice ``voice`` (with or without a ``+variant``) is given to say ``text``: the text itself, or
+    its romanization for a voice in :data:`READINGS`."""
+    read = READINGS.get(voice.split("+", 1)[0].lower())
+    return read(text) if read else text
+
+
 def espeak_ipa(text: str | Sequence[str], lang: str, *, sep: str = "_") -> str:
-    """Raw espeak-ng IPA for a text (or words, joined by spaces), with phonemes separated by ``sep``."""
+    """Raw espeak-ng IPA for a text (or words, joined by spaces), with phonemes separated by ``sep``. A language in
+    :data:`READING_VOICES` is read by its romanizing voice."""
     if not isinstance(text, str):
         text = " ".join(text)
-    return run_espeak(["-q", "--ipa", "-v", lang] + ([f"--sep={sep}"] if sep else []), input=text)
+    voice = READING_VOICES.get(lang, lang)
+    return run_espeak(["-q", "--ipa", "-v", voice] + ([f"--sep={sep}"] if sep else []),
+                      input=espeak_reading(text, voice))

@@ -64,6 +64,18 @@ SEGMENT_MAP: dict[str, str] = {
     "dZ": "dʒ",
     "t[": "t̪",
     "d[": "d̪",
+    # espeak's Mandarin (cmn-latn-pinyin) phoneme names: "h" = aspirated, "." = retroflex / apical, ər = erhua
+    "ph": "pʰ",
+    "th": "tʰ",
+    "kh": "kʰ",
+    "tsh": "tsʰ",
+    "tɕh": "tɕʰ",
+    "ts.": "ʈʂ",
+    "ts.h": "ʈʂʰ",
+    "s.": "ʂ",
+    "i.": "ɨ",
+    "ər": "ə˞",
+    "onɡ": "oŋ",  # the rhyme -ong, one token like the other rhymes (ei, uo, iɑ)
 }
 
 # Characters allowed in a segment, checked after NFD decomposition.
@@ -89,9 +101,10 @@ def language_switches(raw: str) -> list[str]:
     return _SWITCH_RE.findall(raw)
 
 
-# espeak-ng writes tone 3 of vi as "ɜ" glued to the rhyme ("aːɜ"); no espeak language glues the vowel ɜ after these
-# (every corpus language's espeak output checked: only lb's diphthong "ɜɪ", with ɜ first)
+# espeak-ng writes tone 3 of vi and cmn (its pinyin voice) as "ɜ" glued to the rhyme ("aːɜ"); no espeak language glues
+# the vowel ɜ after these (every corpus language's espeak output checked: only lb's diphthong "ɜɪ", with ɜ first)
 _TONE_3_AFTER = set("aeiouyɛɔəɐɨʉɯɤøœæɑɒʌɪʊː")
+_TONE_RHYMES = ("ər", "onɡ", "i.", "i\u032a")  # cmn rhyme tokens that end in a consonant letter and take tones too
 
 
 def clean_segment(token: str) -> str:
@@ -106,14 +119,16 @@ def clean_segment(token: str) -> str:
         return seg
     if seg in SEGMENT_MAP:
         return SEGMENT_MAP[seg]
+    if len(seg) > 1 and "-" in seg:  # espeak phoneme-variant marker (fr "a-", ar "s̪-", vi "e-1", cmn "o-ɜ")
+        return clean_segment(seg.replace("-", ""))
+    if len(seg) > 2 and seg[-1] == "ʲ" and (seg[-2].isdigit() or seg[-2] == "ɜ"):  # cmn "u5ʲ", "ɑɜʲ" before y
+        return clean_segment(seg[:-1])
     if len(seg) > 1 and seg[-1].isdigit() and not seg[0].isdigit():  # tone numbers (th "a2", vi): not segments
         return clean_segment(seg.rstrip("0123456789"))
-    if len(seg) > 1 and seg[-1] == "ɜ" and seg[-2] in _TONE_3_AFTER:  # vi "aːɜ": tone 3 (the digit 3 as ɜ)
-        return clean_segment(seg[:-1])
+    if len(seg) > 1 and seg[-1] == "ɜ" and (seg[-2] in _TONE_3_AFTER or seg[:-1].endswith(_TONE_RHYMES)):
+        return clean_segment(seg[:-1])  # vi "aːɜ", cmn "ərɜ": tone 3 (the digit 3 as ɜ)
     if len(seg) > 1 and "?" in seg and seg != "??":
         return clean_segment(seg.replace("?", "ʔ"))  # Danish "?a": unconverted glottal stop
-    if len(seg) > 1 and seg.endswith("-"):  # espeak phoneme-variant marker (fr "a-", ar "s̪-")
-        return clean_segment(seg[:-1])
     if len(seg) > 1 and seg.endswith("#"):  # Icelandic voiceless sonorant "l#" -> "l̥"
         return clean_segment(seg[:-1]) + "\u0325"
     while len(seg) > 1 and seg[-1] in _IPA_MODIFIERS and seg[-2] == seg[-1]:

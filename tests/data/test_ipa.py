@@ -76,3 +76,12 @@ def test_kirshenbaum_leftovers_and_tone_numbers():
     # Vietnamese tone 3 prints as ɜ glued to the rhyme (rất: "z_ˈəɜ_t̪"); a vowel ɜ first in a token stays (lb ɜɪ)
     assert clean_ipa("z_ˈəɜ_t̪ k_ˈaːɜ_") == "z ə t̪ | k aː"
     assert clean_ipa("_ɜɪ_ ɜː") == "ɜɪ | ɜː"
+
+
+def test_mandarin_pinyin_voice_notation():
+    # espeak-ng's cmn-latn-pinyin (中古法语 zhong1gu3fa3yu3): "." retroflex, "h" aspirated, tones as digits or a glued
+    # ɜ, with ʲ after a tone before y; the variant marker "-" anywhere in a token (o-ɜ, vi e-1)
+    assert clean_ipa("ts._ˌonɡ5_k_uɜ_f_ɑɜʲ_ˈy2_") == "ʈʂ oŋ k u f ɑ y"
+    assert clean_ipa("tɕh_iɑ5ʲ kh_o-ɜ_ ts.h_ərɜʲ s._i.ɜ") == "tɕʰ iɑ | kʰ o | ʈʂʰ ə˞ | ʂ ɨ"
+    assert clean_ipa("_e-1_ p_ˈe-ɜ") == "e | p e"
+    assert invalid_segments("ts._ˌonɡ5_ts.h_i̪ɜ") == []

@@ -21,7 +21,7 @@ from types import MappingProxyType
 from typing import Sequence
 
 from polyvox.data.audio import DEFAULT_SAMPLE_RATE, audio_info, load_audio, save_audio
-from polyvox.data.espeak import EspeakError, espeak_binary, run_espeak
+from polyvox.data.espeak import EspeakError, espeak_binary, espeak_reading, run_espeak
 from polyvox.data.ipa import clean_ipa, invalid_segments, language_switches
 from polyvox.data.manifest import (
     ManifestError,
@@ -123,7 +123,7 @@ def plan_heldout_jobs(out_dir: Path, langs: list[str], utts_per_lang: int, seed:
 def espeak_command(speaker: Speaker, wav: Path, text: str) -> list[str]:
     """Arguments of one espeak-ng call that writes ``wav`` and prints the IPA (phonemes split by ``_``)."""
     return ["-b", "1", "-v", speaker.voice, "-p", str(speaker.pitch), "-s", str(speaker.rate),
-            "--ipa", "--sep=_", "-w", str(wav), "--", text]  # fmt: skip
+            "--ipa", "--sep=_", "-w", str(wav), "--", espeak_reading(text, speaker.voice)]  # fmt: skip
 
 
 def _custom(job: Job) -> dict:
@@ -137,7 +137,8 @@ def _custom(job: Job) -> dict:
 def g2p_raw(text: str, code: str) -> str:
     """espeak-ng's raw ``--ipa --sep=_`` of ``text`` in corpus language ``code`` (espeak as the G2P of speech another
     engine made, or of a TTS input), to be cleaned by :func:`polyvox.data.ipa.clean_ipa`."""
-    return run_espeak(["-q", "--ipa", "--sep=_", "-v", language(code).voice, "--", text])
+    voice = language(code).voice
+    return run_espeak(["-q", "--ipa", "--sep=_", "-v", voice, "--", espeak_reading(text, voice)])
 
 
 def corpus_phonemes(text: str, code: str) -> str:

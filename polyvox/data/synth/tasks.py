@@ -37,7 +37,7 @@ from xml.sax.saxutils import escape
 from polyvox.data.audio import DEFAULT_SAMPLE_RATE, load_audio, save_audio
 from polyvox.data.ipa import clean_ipa, invalid_segments, language_switches
 from polyvox.data.manifest import Utterance, read_manifest, split_manifest, write_manifest
-from polyvox.data.espeak import espeak_binary, run_espeak
+from polyvox.data.espeak import espeak_binary, espeak_reading, run_espeak
 from polyvox.data.synth import engines as synth_engines
 from polyvox.data.synth.corpus import (SPLITS, Speaker, SynthError, engine_speakers, g2p_raw, make_speakers,
                                        parse_langs)
@@ -123,7 +123,7 @@ def abuse_text(code: str, seed: int, index: int, attempt: int, flagged: Sequence
 
 
 def espeak_ssml_command(job: TaskJob, wav: Path, text: str) -> list[str]:
-    ssml = f'<speak><prosody range="{job.range}">{escape(text)}</prosody></speak>'
+    ssml = f'<speak><prosody range="{job.range}">{escape(espeak_reading(text, job.voice))}</prosody></speak>'
     return ["-m", "-b", "1", "-v", job.voice, "-p", str(job.pitch), "-s", str(job.rate),
             "-a", str(job.amplitude), "--ipa", "--sep=_", "-w", str(wav), "--", ssml]  # fmt: skip
 

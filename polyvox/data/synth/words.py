@@ -17,7 +17,7 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from polyvox.data.espeak import base_language
+from polyvox.data.espeak import READING_VOICES, base_language
 
 TOP_N = 5000  # words are drawn from the most frequent TOP_N of wordfreq's list
 MIN_POOL = 200  # a filtered word list smaller than this is an error (the filter is wrong)
@@ -111,13 +111,14 @@ HUNSPELL_PACKAGES = {"an": "hunspell-an", "gn": "hunspell-gug"}
 CLDR_LOCALES = {"cmn": "zh", "hyw": "hy"}
 # espeak-ng languages whose CLDR text it cannot read back in the language (found by building a corpus of each)
 UNREADABLE = {
-    "cmn": "espeak-ng 1.51 reads most Han characters as English letter names",
-    "yue": "espeak-ng 1.51 reads most Han characters as English letter names",
+    # (cmn is read through pinyin: polyvox.data.espeak.READING_VOICES)
+    "yue": "espeak-ng 1.51 reads most Han characters as English letter names, and its Jyutping voice prints "
+           "Jyutping letters (z, c for ts, tsʰ) rather than IPA",
     "my": "espeak-ng 1.51 aborts (buffer overflow) on Burmese words",
     "chr": "espeak-ng 1.51's Cherokee voice prints no phonemes for the Cherokee syllabary CLDR writes it in",
     # clean characters, wrong segments (docs/corpus.md): kept out so no transcript is silently wrong
     "ko": "espeak-ng 1.51's Korean IPA has clusters such as pɡ, ɫph, t-ɡ that are not segments",
-    "th": "espeak-ng 1.51 writes tones as digits and tone 3 as ɜ, indistinguishable from the vowel",
+    "th": "espeak-ng 1.51's Thai rules spell many words out letter by letter (สวัสดี -> s a w m s a d s)",
 }
 
 
@@ -263,6 +264,8 @@ def _espeak_candidates() -> dict[str, tuple[Language, int]]:
             continue
         voice, name = parts[1], parts[3].replace("_", " ").strip()
         code = voice.split("-")[0]  # "chr-US-Qaaa-x-west" is espeak's only Cherokee voice: manifest code chr
+        if READING_VOICES.get(code, voice) != voice:
+            continue  # the language is spoken by its romanizing voice ("cmn" by "cmn-latn-pinyin"), listed too
         if voice in covered or code in covered or code in out:
             continue  # regional variants (en-gb, fr-be) of covered languages, or a language already listed
         locale = CLDR_LOCALES.get(code, code)

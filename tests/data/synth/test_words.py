@@ -32,9 +32,9 @@ def test_languages_beyond_the_curated_table():
     for code in ("sw", "ka", "am", "ml", "mr", "gu", "pa", "hy", "eu", "ga", "mt", "sq", "et", "af", "ne", "si"):
         assert langs[code].source == words.CLDR, code
     assert words.resolve_language("sw").name == "Swahili"
-    with pytest.raises(ValueError, match="'cmn' cannot be used for a corpus: .*Han characters"):
-        words.resolve_language("cmn")
-    with pytest.raises(ValueError, match="'th' cannot be used for a corpus: .*tone 3 as ɜ"):
+    with pytest.raises(ValueError, match="'yue' cannot be used for a corpus: .*Han characters"):
+        words.resolve_language("yue")
+    with pytest.raises(ValueError, match="'th' cannot be used for a corpus: .*letter by letter"):
         words.resolve_language("th")
     with pytest.raises(ValueError, match=r"'jbo' cannot be used for a corpus: Lojban: only \d+ offline words"):
         words.resolve_language("jbo")
@@ -83,10 +83,22 @@ def test_regional_varieties_speak_the_base_languages_text():
 def test_a_corpus_of_cldr_languages_has_clean_ipa(tmp_path):
     from polyvox.data.synth.corpus import synthesize_corpus
 
-    langs = ["sw", "ka", "am", "tk", "ml", "ht", "io", "pap", "en-gb-scotland", "pt-br", "vi"]
+    langs = ["sw", "ka", "am", "tk", "ml", "ht", "io", "pap", "en-gb-scotland", "pt-br", "vi", "cmn"]
     paths = synthesize_corpus(tmp_path, langs, 3, seed=0, speakers=3, workers=2)
     rows = [u for p in paths.values() for u in read_manifest(p)]
     assert {u.language for u in rows} == set(langs) and len(rows) == 3 * len(langs)
     for u in rows:
         assert u.custom["source"] == words.language(u.language).source and u.text
         assert all(is_ipa_segment(s) for s in u.phoneme_list(keep_word_boundary=False)), (u.id, u.phonemes)
+
+
+@needs_espeak
+def test_mandarin_is_written_in_han_and_read_through_pinyin():
+    from polyvox.data.espeak import espeak_reading, pinyin
+    from polyvox.data.synth.corpus import corpus_phonemes
+
+    cmn = words.resolve_language("cmn")
+    assert cmn.voice == "cmn-latn-pinyin" and cmn.scripts == ("CJK",) and "中国" in words.word_pool("cmn")
+    assert pinyin("中国 美元") == "zhong1guo2 mei3yuan2"  # one espeak word per word: word boundaries kept
+    assert espeak_reading("中国", "cmn-latn-pinyin+f2") == "zhong1guo2" and espeak_reading("中国", "en") == "中国"
+    assert corpus_phonemes("中国 美元", "cmn") == "ʈʂ oŋ k uo | m ei yæ n"
