@@ -129,6 +129,18 @@ def test_noise_colors_tilt_the_spectrum():
         A.colored_noise(10, "purple", rng)
 
 
+def test_noise_excerpts_come_from_a_cached_bank_and_wrap_around():
+    bank = A.noise_bank(0, "pink")
+    assert bank is A.noise_bank(0, "pink") and len(bank) == A.NOISE_BANK_SECONDS * SR  # built once per process
+    assert not torch.equal(bank, A.noise_bank(1, "pink"))  # seeded
+    one = A.noise_excerpt(bank, 4000, np.random.default_rng(5))
+    assert torch.equal(one, A.noise_excerpt(bank, 4000, np.random.default_rng(5)))  # a pure function of the rng
+    assert not torch.equal(one, A.noise_excerpt(bank, 4000, np.random.default_rng(6)))
+    assert abs(float(one.pow(2).mean()) - 1) < 1e-3  # unit RMS
+    long = A.noise_excerpt(bank[:1000], 2500, np.random.default_rng(0))  # longer than the bank: read circularly
+    assert long.shape == (2500,) and torch.isfinite(long).all()
+
+
 def test_room_impulse_response_decays_by_its_rt60():
     rir = A.room_impulse_response(0.5, np.random.default_rng(0), SR)
     direct = int(rir.abs().argmax())
