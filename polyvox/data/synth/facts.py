@@ -28,6 +28,7 @@ import functools
 import json
 import os
 import random
+import sys
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -39,7 +40,8 @@ from polyvox.data.audio import DEFAULT_SAMPLE_RATE, load_audio, save_audio
 from polyvox.data.espeak import espeak_binary
 from polyvox.data.ipa import clean_ipa
 from polyvox.data.manifest import Utterance, read_manifest, split_manifest, write_manifest
-from polyvox.data.synth.corpus import SPLITS, g2p_raw, make_speakers, parse_langs
+from polyvox.data.synth import engines as synth_engines
+from polyvox.data.synth.corpus import SPLITS, engine_speakers, g2p_raw, make_speakers, parse_langs
 from polyvox.data.synth.tasks import TaskJob, _check, speak
 
 RELATIONS = ("currency", "language")
@@ -159,6 +161,8 @@ class FactsCorpusConfig:
     countries: list[str] = field(default_factory=lambda: list(DEFAULT_COUNTRIES))
     relations: list[str] = field(default_factory=lambda: list(RELATIONS))
     speakers: int = 4  # speaker-disjoint splits: 2 train, 1 dev, 1 test speaker per language by default
+    # + flite, festival: their voices speak the languages they know as more speakers (docs/corpus.md)
+    engines: list[str] = field(default_factory=lambda: ["espeak"])
     contexts_per_speaker: int = 24  # spoken listening-comprehension contexts (a wav each) per speaker
     records_per_context: int = 4
     train_contexts_per_speaker: int = 0  # more training contexts per training speaker, drawn from its records with
@@ -172,7 +176,12 @@ def facts_corpus_dir(c: FactsCorpusConfig) -> Path:
     """The corpus folder: contexts are drawn again in place, so their settings are not part of its name."""
     from polyvox.data.synth.spec import spec_dir
 
-    return spec_dir(c, "synth_facts", exclude=CONTEXT_KEYS)
+    return spec_dir(c, "synth_facts", exclude=CONTEXT_KEYS + _default_engines(c))
+
+
+def _default_engines(c: FactsCorpusConfig) -> tuple[str, ...]:
+    # espeak-only corpora keep the folder and stamp they had before ``engines`` existed, so they are reused
+    return ("engines",) if list(c.engines) == ["espeak"] else ()
 
 
 def corpus_paths(out_dir: Path) -> dict[str, Path]:
@@ -189,6 +198,13 @@ def synthesize_facts_corpus(c: FactsCorpusConfig, workers: int | None = None) ->
     out_dir = facts_corpus_dir(c)
     codes = parse_langs(c.langs)
     _check(codes, 1, c.speakers)
+    synth_engines.check_engines(c.engines)
+    if "espeak" not in c.engines:
+        raise FactsError(f"data.facts.engines {list(c.engines)}: the facts corpus needs espeak (it speaks every "
+                         "language) plus any others")
+    for engine in c.engines:
+        if engine != "espeak" and (why := synth_engines.missing(engine)):
+            print(f"polyvox synth: {why}; its voices are left out", file=sys.stderr)
     facts = country_facts(c.countries, c.relations)
     for code in codes:  # every name and question exists before any audio is made
         for f in facts:
@@ -196,8 +212,8 @@ def synthesize_facts_corpus(c: FactsCorpusConfig, workers: int | None = None) ->
     if c.records_per_context < 2:
         raise FactsError(f"records_per_context: need >= 2, got {c.records_per_context}")
     paths = corpus_paths(out_dir)
-    params = {k: v for k, v in asdict(c).items() if k != "dir" and k not in CONTEXT_KEYS} | {"langs": codes,
-                                                                                             "task": "facts"}
+    params = {k: v for k, v in asdict(c).items() if k != "dir" and k not in CONTEXT_KEYS + _default_engines(c)} | {
+        "langs": codes, "task": "facts"}
     stamp = out_dir / STAMP
     spoken = [paths[k] for s in SPLITS for k in (s, f"records-{s}")]
     if not (stamp.exists() and all(p.exists() for p in spoken) and json.loads(stamp.read_text()) == params):
@@ -224,11 +240,13 @@ def _speak_facts(c: FactsCorpusConfig, codes, facts, out_dir: Path, paths, worke
     espeak_binary()
     jobs = []
     for code in codes:
-        for spk in make_speakers(code, c.speakers, c.seed):
+        for spk in make_speakers(code, c.speakers, c.seed) + engine_speakers(code, c.engines):
             for f in facts:
                 rng = random.Random(f"facts:{c.seed}:{code}:{spk.id}:{f.id}")
                 pitch = int(round(min(99, max(0, spk.pitch + c.jitter * rng.uniform(-4, 4)))))
                 rate = int(round(spk.rate * (1 + c.jitter * rng.uniform(-0.08, 0.08))))
+                if spk.engine != "espeak":  # another engine's voice speaks in its own pitch and rate
+                    pitch = rate = 0
                 for kind, text in (("question", question_text(code, f)), ("record", record_text(code, f))):
                     uid = f"{code}-{kind[0]}-{spk.id.rsplit('-', 1)[1]}-{f.relation}-{f.entity}"
                     jobs.append(TaskJob(uid, code, len(jobs), spk, f.answer, spk.voice, pitch, rate, 100, "medium",

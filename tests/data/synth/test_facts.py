@@ -77,3 +77,24 @@ def test_rerun_reuses_the_corpus(corpus):
     cfg, paths = corpus
     before = paths["train"].stat().st_mtime_ns
     assert synthesize_facts_corpus(cfg) == paths and paths["train"].stat().st_mtime_ns == before
+
+
+def test_other_engines_voices_join_as_more_speakers(tmp_path):
+    from polyvox.data.synth.facts import facts_corpus_dir
+
+    cfg = FactsCorpusConfig(langs=["en", "ru"], countries=["FR", "JP"], relations=["currency"], speakers=3,
+                            contexts_per_speaker=1, records_per_context=2, engines=["espeak", "flite"],
+                            dir=str(tmp_path / "facts"))
+    paths = synthesize_facts_corpus(cfg)
+    rows = [u for s in ("train", "dev", "test") for k in (s, f"records-{s}") for u in read_manifest(paths[k])]
+    flite = [u for u in rows if u.custom.get("engine") == "flite"]
+    assert flite and {u.language for u in flite} == {"en"}  # flite speaks English only
+    assert {u.speaker for u in flite} == {"en-flite-awb", "en-flite-kal16", "en-flite-rms", "en-flite-slt"}
+    assert all(u.phonemes and u.custom["answer_ipa"] for u in flite)  # espeak-ng is the G2P of their speech
+    per_split = {s: {u.speaker for u in read_manifest(paths[s])} for s in ("train", "dev", "test")}
+    assert not (per_split["train"] & per_split["test"]) and not (per_split["dev"] & per_split["test"])
+    # the espeak-only spec keeps the folder it had before engines existed; another engine list gets its own
+    default = FactsCorpusConfig()
+    assert facts_corpus_dir(default) != facts_corpus_dir(FactsCorpusConfig(engines=["espeak", "flite"]))
+    with pytest.raises(FactsError, match="needs espeak"):
+        synthesize_facts_corpus(FactsCorpusConfig(langs=["en"], engines=["flite"], dir=str(tmp_path / "x")))
