@@ -76,6 +76,7 @@ QUESTIONS = {
     "ca": ("Quina és la moneda del país {x}?", "Quina llengua es parla al país {x}?"),
     "id": ("Apa mata uang negara {x}?", "Bahasa apa yang digunakan di negara {x}?"),
     "sw": ("Sarafu ya nchi ya {x} ni ipi?", "Lugha gani inazungumzwa nchini {x}?"),
+    "cmn": ("{x}的货币是什么？", "{x}说什么语言？"),  # written in Han, spoken through pinyin (docs/corpus.md)
 }
 DEFAULT_FACT_LANGS = tuple(QUESTIONS)
 RECORD = "{x}, {v}."  # one record of a spoken context: "entity, value."

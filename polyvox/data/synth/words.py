@@ -114,7 +114,8 @@ UNREADABLE = {
     # (cmn is read through pinyin: polyvox.data.espeak.READING_VOICES)
     "yue": "espeak-ng 1.51 reads most Han characters as English letter names, and its Jyutping voice prints "
            "Jyutping letters (z, c for ts, tsʰ) rather than IPA",
-    "my": "espeak-ng 1.51 aborts (buffer overflow) on Burmese words",
+    "my": "espeak-ng 1.51 aborts (buffer overflow) on some Burmese text and spells words out letter by letter "
+          "(ကင်ညာ -> k ŋ ŋ t s)",
     "chr": "espeak-ng 1.51's Cherokee voice prints no phonemes for the Cherokee syllabary CLDR writes it in",
     # clean characters, wrong segments (docs/corpus.md): kept out so no transcript is silently wrong
     "ko": "espeak-ng 1.51's Korean IPA has clusters such as pɡ, ɫph, t-ɡ that are not segments",

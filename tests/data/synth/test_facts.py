@@ -79,10 +79,11 @@ def test_rerun_reuses_the_corpus(corpus):
     assert synthesize_facts_corpus(cfg) == paths and paths["train"].stat().st_mtime_ns == before
 
 
-def test_other_engines_voices_join_as_more_speakers(tmp_path):
+def test_other_engines_voices_join_as_more_speakers_and_mandarin_is_spoken_through_pinyin(tmp_path):
+    from polyvox.data.ipa import is_ipa_segment
     from polyvox.data.synth.facts import facts_corpus_dir
 
-    cfg = FactsCorpusConfig(langs=["en", "ru"], countries=["FR", "JP"], relations=["currency"], speakers=3,
+    cfg = FactsCorpusConfig(langs=["en", "cmn"], countries=["FR", "JP"], relations=["currency"], speakers=3,
                             contexts_per_speaker=1, records_per_context=2, engines=["espeak", "flite"],
                             dir=str(tmp_path / "facts"))
     paths = synthesize_facts_corpus(cfg)
@@ -91,6 +92,10 @@ def test_other_engines_voices_join_as_more_speakers(tmp_path):
     assert flite and {u.language for u in flite} == {"en"}  # flite speaks English only
     assert {u.speaker for u in flite} == {"en-flite-awb", "en-flite-kal16", "en-flite-rms", "en-flite-slt"}
     assert all(u.phonemes and u.custom["answer_ipa"] for u in flite)  # espeak-ng is the G2P of their speech
+    cmn = [u for u in rows if u.language == "cmn"]
+    assert cmn and all(is_ipa_segment(p) for u in cmn for p in u.phoneme_list(keep_word_boundary=False))
+    q = next(u for u in cmn if u.custom["kind"] == "question" and u.custom["entity"] == "JP")
+    assert q.text == "日本的货币是什么？" and q.custom["answer_text"] == "日元" and q.phonemes.startswith("ʐ ɨ p ə n")
     per_split = {s: {u.speaker for u in read_manifest(paths[s])} for s in ("train", "dev", "test")}
     assert not (per_split["train"] & per_split["test"]) and not (per_split["dev"] & per_split["test"])
     # the espeak-only spec keeps the folder it had before engines existed; another engine list gets its own
