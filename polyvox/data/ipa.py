@@ -338,7 +338,9 @@ def _normalize_token(token: str, lang: str | None, strict: bool) -> tuple[list[s
         return [nfc(s)], [nfc(s)]
     if base in TONAL_LANGUAGES:
         s = re.sub("[0-9]", "", s).replace("nɡ", "ŋ").replace("ng", "ŋ")  # rhymes "onɡ5" -> o ŋ
-        if len(s) > 1 and s.endswith("ɜ"):  # tone 3, see TONAL_LANGUAGES
+        if len(s) > 2 and s.endswith("ɜʲ"):  # tone 3 before y (cmn "ɑɜʲ"): the ʲ is not the vowel's
+            s = s[:-2]
+        elif len(s) > 1 and s.endswith("ɜ"):  # tone 3, see TONAL_LANGUAGES
             s = s[:-1]
     else:
         s = _DIGITS.sub("", s)

@@ -443,16 +443,17 @@ def make_text(code: str, seed: int, index: int, attempt: int = 0, words: tuple[i
 
 # --------------------------------------------------------------------------- inventory words
 
-# characters as English letter names with tone digits, so Chinese inventories come from numbers.
-_WORDFREQ_CODES = {"no": "nb", "hbs": "sh", "tl": "fil"}
+# corpus codes wordfreq spells otherwise; cmn uses its zh list (Han words, read through pinyin by espeak_ipa)
+_WORDFREQ_CODES = {"no": "nb", "hbs": "sh", "tl": "fil", "cmn": "zh"}
 _SYLLABLE_ONSETS = ["", "b", "c", "d", "f", "g", "h", "j", "k", "l", "m", "n", "p", "q", "r", "s", "t", "v",
                     "w", "x", "y", "z", "ch", "sh", "th", "dh", "gh", "kh", "ny", "ng", "mb", "nd", "ts", "dz"]
 
 
 def sample_words(lang: str, n_words: int = 300) -> tuple[list[str], str]:
     """Words to phonemize for an inventory: wordfreq's most frequent words when it covers the
-    language, else Latin CV pseudo-syllables read by espeak's letter-to-sound rules (a voice that
-    cannot read Latin script switches language, and :func:`espeak_inventory` drops those words);
+    language, else the corpus's own offline words for it (CLDR names: :func:`cldr_languages`), else Latin CV
+    pseudo-syllables read by espeak's letter-to-sound rules (a voice that cannot read Latin script switches
+    language, and :func:`espeak_inventory` drops those words);
     plus numbers (num2words when it knows the language, else digits espeak reads aloud).
     Returns (words, description of the source)."""
     words: list[str] = []
@@ -468,6 +469,11 @@ def sample_words(lang: str, n_words: int = 300) -> tuple[list[str], str]:
                 break
     except ImportError:
         pass
+    if not words:  # a corpus language's own offline words (CLDR, iso-codes, hunspell), in its script
+        code = ALIASES.get(lang.lower(), lang.lower())
+        if code in cldr_languages():
+            words = list(word_pool(code))[:n_words]
+            source.append(cldr_languages()[code].source)
     if not words:
         words = [c + v for c in _SYLLABLE_ONSETS for v in "aeiou"]
         source.append("syllables")

@@ -35,8 +35,10 @@ def espeak_inventory(lang: str, *, n_words: int = 300, min_count: int = 1,
             data = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, json.JSONDecodeError):
             log.warning("ignoring unreadable inventory cache %s", path)
+    words, source = sample_words(code, n_words)
+    if data is not None and data.get("source") != source:  # cached from other words (an older polyvox): redo
+        data = None
     if data is None:
-        words, source = sample_words(code, n_words)
         segs, unknown = parse_espeak(espeak_ipa(words, code), code, drop_foreign=True, warn=False)
         counts = Counter(s for s in segs if s != WORD_BOUNDARY)
         if not counts:

@@ -285,3 +285,15 @@ def test_resolve_espeak_language():
     assert espeak.resolve_espeak_language("de-AT") == "de"
     with pytest.raises(ValueError, match="espeak-ng has no language 'xx-nonsense'"):
         espeak.resolve_espeak_language("xx-nonsense")
+
+
+@needs_espeak
+def test_inventories_come_from_real_words_where_the_corpus_has_them(tmp_path):
+    sw_words, source = words.sample_words("sw", n_words=50)
+    assert source == "cldr+digits" and set(sw_words[:50]) <= set(words.cldr_words("sw"))  # then numbers as digits
+    # Mandarin: Han words (wordfreq's zh) read by espeak-ng's pinyin voice: its phones, no tone ɜ, no English
+    cmn = inventory.espeak_inventory("cmn", cache_dir=tmp_path)
+    assert {"ʈ͡ʂ", "t͡ɕʰ", "kʰ", "ʂ", "y", "ŋ"} <= set(cmn) and not {"ɜ", "ɹ", "ɪ"} & set(cmn)
+    stale = next((tmp_path / "inventories").glob("*-cmn-*.json"))
+    stale.write_text(stale.read_text().replace('"source": "wordfreq:zh', '"source": "syllables'))
+    assert inventory.espeak_inventory("cmn", cache_dir=tmp_path) == cmn  # a cache from other words is redone
