@@ -146,10 +146,61 @@ def _split_glottal(seg: str) -> list[str]:
     return [seg]
 
 
-def word_segments(raw_word: str) -> list[str]:
-    """The IPA segments of one whitespace-delimited espeak word such as ``"_ˈɪ_m_ɪ_dʒ"``."""
+# espeak-ng voices that run words together and then sometimes leave out --sep's "_" where they join: ko links a
+# word's last phoneme to the next word's first ("모습 핑크" -> "s_ˈɯ_pph_ˈi", p + ph; "높 공급" -> "pɡ"). Their tokens
+# are split into the voice's own phoneme names (espeak-ng's phsource/ph_korean plus the base phonemes it prints,
+# all seen in 5,000 wordfreq words spoken one by one, where nothing is joined).
+JOINING_VOICE_PHONEMES: dict[str, frozenset[str]] = {
+    "ko": frozenset("ɐ ɛ ʌ o u ɯ i e j w n m ŋ h s t d p b k q ɡ ɫ l ɾ r tɕ dʑ tʃ ph kh".split()),
+}
+
+
+def _split_joined(token: str, names: frozenset[str]) -> list[str] | None:
+    """``token`` as a sequence of ``names`` (longest first at each step), or None when it is not one."""
+    if not token:
+        return []
+    for end in range(len(token), 0, -1):
+        if token[:end] in names and (rest := _split_joined(token[end:], names)) is not None:
+            return [token[:end], *rest]
+    return None
+
+
+def _bare(token: str) -> str:
+    """A token without stress, language flags and espeak's variant marker "-": the phoneme name."""
+    return "".join(c for c in _SWITCH_RE.sub("", token) if c not in STRESS_MARKS and c != "-")
+
+
+def _tokens(raw_word: str, lang: str | None) -> list[str]:
+    tokens = raw_word.split("_")
+    names = JOINING_VOICE_PHONEMES.get(base_language(lang)) if lang else None
+    if not names:
+        return tokens
+    out = []
+    for token in tokens:
+        bare = _bare(token)
+        if bare and bare not in names and (parts := _split_joined(bare, names)):
+            out.extend(parts)
+        else:
+            out.append(token)
+    return out
+
+
+def unjoined_tokens(raw: str, lang: str | None) -> list[str]:
+    """Tokens of a joining voice's output (:data:`JOINING_VOICE_PHONEMES`) that are not a sequence of its phonemes,
+    so their segments are unknown; [] for every other language and for text read partly in another language (its
+    phonemes are the other voice's: :func:`language_switches` reports them)."""
+    names = JOINING_VOICE_PHONEMES.get(base_language(lang)) if lang else None
+    if not names or language_switches(raw):
+        return []
+    bare = (_bare(t) for w in raw.split() for t in _tokens(w, lang))
+    return [t for t in bare if t and t not in names]
+
+
+def word_segments(raw_word: str, lang: str | None = None) -> list[str]:
+    """The IPA segments of one whitespace-delimited espeak word such as ``"_ˈɪ_m_ɪ_dʒ"`` (``lang``: the corpus
+    language, for voices that join phonemes, :data:`JOINING_VOICE_PHONEMES`)."""
     out: list[str] = []
-    for token in raw_word.split("_"):
+    for token in _tokens(raw_word, lang):
         seg = clean_segment(token)
         if seg == "1" and out and out[-1] == "q":
             out[-1] = "ɢ"  # Persian ق/غ: espeak writes "q" then its phoneme "1"
@@ -158,19 +209,22 @@ def word_segments(raw_word: str) -> list[str]:
     return out
 
 
-def invalid_segments(raw: str) -> list[str]:
-    """Segments of ``raw`` that are still not IPA after cleaning (e.g. ``??``)."""
-    return [s for w in raw.split() for s in word_segments(w) if not is_ipa_segment(s)]
+def invalid_segments(raw: str, lang: str | None = None) -> list[str]:
+    """Segments of ``raw`` that are still not IPA after cleaning (e.g. ``??``), and, for a voice that joins phonemes,
+    tokens that are not its phonemes (:func:`unjoined_tokens`)."""
+    bad = [s for w in raw.split() for s in word_segments(w, lang) if not is_ipa_segment(s)]
+    return bad + unjoined_tokens(raw, lang)
 
 
-def clean_ipa(raw: str) -> str:
+def clean_ipa(raw: str, lang: str | None = None) -> str:
     """espeak-ng ``--ipa --sep=_`` output (one or more lines) -> ``"p h o n e s | w o r d"``.
 
-    Words with no segments left (a bare language flag) disappear; non-IPA segments are dropped.
+    Words with no segments left (a bare language flag) disappear; non-IPA segments are dropped. ``lang`` (the corpus
+    language) splits the joined tokens of the voices in :data:`JOINING_VOICE_PHONEMES`.
     """
     words = []
     for raw_word in raw.split():
-        segs = [s for s in word_segments(raw_word) if is_ipa_segment(s)]
+        segs = [s for s in word_segments(raw_word, lang) if is_ipa_segment(s)]
         if segs:
             words.append(" ".join(segs))
     return f" {WORD_BOUNDARY} ".join(words)

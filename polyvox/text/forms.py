@@ -59,5 +59,5 @@ def written_in_form(texts, form: str, languages) -> list[str]:
     from polyvox.data.ipa import clean_ipa
     from polyvox.data.synth.corpus import g2p_raw
 
-    return [ipa_words(clean_ipa(g2p_raw(t, lang or "en"))) if t.strip() else ""
+    return [ipa_words(clean_ipa(g2p_raw(t, lang or "en"), lang or "en")) if t.strip() else ""
             for t, lang in zip(texts, languages, strict=True)]

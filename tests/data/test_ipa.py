@@ -85,3 +85,16 @@ def test_mandarin_pinyin_voice_notation():
     assert clean_ipa("tɕh_iɑ5ʲ kh_o-ɜ_ ts.h_ərɜʲ s._i.ɜ") == "tɕʰ iɑ | kʰ o | ʈʂʰ ə˞ | ʂ ɨ"
     assert clean_ipa("_e-1_ p_ˈe-ɜ") == "e | p e"
     assert invalid_segments("ts._ˌonɡ5_ts.h_i̪ɜ") == []
+
+
+def test_korean_joined_phonemes_are_split_into_the_voices_phonemes():
+    # espeak-ng's ko voice runs words together and sometimes drops the "_" at the join ("모습 핑크": p + ph)
+    assert clean_ipa("m_o_s_ˈɯ_pph_ˈi_ŋ_kh_ɯ", "ko") == "m o s ɯ p pʰ i ŋ kʰ ɯ"
+    assert clean_ipa("n_ɐ_w_ˈɐ_t-s_i", "ko") == "n ɐ w ɐ t s i"  # t- (tense) + s
+    assert invalid_segments("n_ˈo_pɡ_ˈo_ŋ", "ko") == []
+    # a token that is no sequence of the voice's phonemes is reported, so the corpus replaces the text
+    assert invalid_segments("n_ˈo_pʃ_o", "ko") == ["pʃ"]
+    # other languages keep their tokens whole (ts is one affricate in German)
+    assert clean_ipa("ts_aɪ_t") == "ts aɪ t" and invalid_segments("ts_aɪ_t", "de") == []
+    # text read partly in another language is reported by language_switches, not as unknown tokens
+    assert invalid_segments("(en)h_ˈeɪ_(ko)", "ko") == []

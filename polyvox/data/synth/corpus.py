@@ -147,9 +147,9 @@ def corpus_phonemes(text: str, code: str) -> str:
     raw = g2p_raw(text, code)
     if switches := language_switches(raw):
         raise ValueError(f"espeak-ng read part of {text!r} as another language ({switches}) in {code}")
-    if bad := invalid_segments(raw):
+    if bad := invalid_segments(raw, code):
         raise ValueError(f"espeak-ng printed symbols without an IPA spelling for {text!r} in {code}: {bad}")
-    return clean_ipa(raw)
+    return clean_ipa(raw, code)
 
 
 def speak_and_phonemize(job: Job, text: str, wav: Path) -> str:
@@ -170,7 +170,7 @@ def synthesize_one(job: Job) -> Utterance:
     for attempt in range(MAX_ATTEMPTS):
         text = make_text(job.language, job.seed, job.index, attempt, job.words)
         raw = speak_and_phonemize(job, text, tmp)
-        switches, bad = language_switches(raw), invalid_segments(raw)
+        switches, bad = language_switches(raw), invalid_segments(raw, job.language)
         if switches or bad:
             problems.append(f"{text!r}: " + (f"switched to {switches}" if switches else f"non-IPA {bad}"))
             continue
@@ -179,7 +179,7 @@ def synthesize_one(job: Job) -> Utterance:
         tmp.unlink()
         return Utterance(
             id=job.id, audio=str(job.wav.resolve()), duration=round(duration, 6), sample_rate=DEFAULT_SAMPLE_RATE,
-            language=job.language, speaker=job.speaker.id, text=text, phonemes=clean_ipa(raw), custom=_custom(job),
+            language=job.language, speaker=job.speaker.id, text=text, phonemes=clean_ipa(raw, job.language), custom=_custom(job),
         )  # fmt: skip
     tmp.unlink(missing_ok=True)
     raise SynthError(f"{job.id}: no usable text in {MAX_ATTEMPTS} attempts: " + "; ".join(problems))

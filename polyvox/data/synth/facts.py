@@ -275,7 +275,7 @@ def _with_fact_fields(u: Utterance, facts: Sequence[Fact]) -> Utterance:
     return u.with_(custom={**u.custom, "kind": kind, "fact": fact.id, "relation": relation, "entity": entity,
                            "answer": fact.answer, "answer_text": ans,
                            "answer_romanized": romanize(ans, u.language),
-                           "answer_ipa": clean_ipa(g2p_raw(ans, u.language)),
+                           "answer_ipa": clean_ipa(g2p_raw(ans, u.language), u.language),
                            "text_romanized": romanize(u.text, u.language)})
 
 

@@ -152,7 +152,7 @@ def speak(job: TaskJob, key: str, allow_switches: bool = False) -> Utterance:
     for attempt in range(MAX_ATTEMPTS):
         text = job.text(attempt)
         raw = _speak_raw(job, text, tmp)
-        switches, bad = [] if allow_switches else language_switches(raw), invalid_segments(raw)
+        switches, bad = [] if allow_switches else language_switches(raw), invalid_segments(raw, job.language)
         if switches or bad:
             problems.append(f"{text!r}: " + (f"switched to {switches}" if switches else f"non-IPA {bad}"))
             continue
@@ -161,7 +161,7 @@ def speak(job: TaskJob, key: str, allow_switches: bool = False) -> Utterance:
         tmp.unlink()
         return Utterance(
             id=job.id, audio=str(job.wav.resolve()), duration=round(duration, 6), sample_rate=DEFAULT_SAMPLE_RATE,
-            language=job.language, speaker=job.speaker.id, text=text, phonemes=clean_ipa(raw),
+            language=job.language, speaker=job.speaker.id, text=text, phonemes=clean_ipa(raw, job.language),
             custom=_custom(job, key),
         )  # fmt: skip
     tmp.unlink(missing_ok=True)

@@ -62,6 +62,7 @@ LANGUAGES: dict[str, Language] = dict(
         _lang("id", "Indonesian", "id", _W, "id", "LATIN"),
         _lang("is", "Icelandic", "is", _W, "is", "LATIN"),
         _lang("it", "Italian", "it", _W, "it", "LATIN"),
+        _lang("ko", "Korean", "ko", _W, "ko", "HANGUL"),  # joined phonemes split: polyvox.data.ipa
         _lang("ja", "Japanese (kana words)", "ja", _W, "ja", "HIRAGANA", "KATAKANA"),
         _lang("lt", "Lithuanian", "lt", _W, "lt", "LATIN"),
         _lang("lv", "Latvian", "lv", _W, "lv", "LATIN"),
@@ -118,7 +119,6 @@ UNREADABLE = {
           "(ကင်ညာ -> k ŋ ŋ t s)",
     "chr": "espeak-ng 1.51's Cherokee voice prints no phonemes for the Cherokee syllabary CLDR writes it in",
     # clean characters, wrong segments (docs/corpus.md): kept out so no transcript is silently wrong
-    "ko": "espeak-ng 1.51's Korean IPA has clusters such as pɡ, ɫph, t-ɡ that are not segments",
     "th": "espeak-ng 1.51's Thai rules spell many words out letter by letter (สวัสดี -> s a w m s a d s)",
 }
 

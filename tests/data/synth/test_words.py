@@ -102,3 +102,20 @@ def test_mandarin_is_written_in_han_and_read_through_pinyin():
     assert pinyin("中国 美元") == "zhong1guo2 mei3yuan2"  # one espeak word per word: word boundaries kept
     assert espeak_reading("中国", "cmn-latn-pinyin+f2") == "zhong1guo2" and espeak_reading("中国", "en") == "中国"
     assert corpus_phonemes("中国 美元", "cmn") == "ʈʂ oŋ k uo | m ei yæ n"
+
+
+@needs_espeak
+def test_korean_corpus_splits_the_phonemes_espeak_joins(tmp_path):
+    from polyvox.data.ipa import JOINING_VOICE_PHONEMES, clean_segment
+    from polyvox.data.synth.corpus import corpus_phonemes, synthesize_corpus
+
+    assert words.resolve_language("ko").source == "wordfreq" and "ko" not in words.unavailable_languages()
+    # espeak-ng runs 모습 핑크 together and prints "pph" at the join: p + pʰ, one transcript word like espeak's speech
+    assert corpus_phonemes("모습 핑크", "ko") == "m o s ɯ p pʰ i ŋ kʰ ɯ"
+    assert corpus_phonemes("한국 학교", "ko") == "h ɐ n q u q | h ɐ q k j o"
+    allowed = {clean_segment(n) for n in JOINING_VOICE_PHONEMES["ko"]}
+    rows = [u for p in synthesize_corpus(tmp_path, ["ko"], 12, seed=0, speakers=3, workers=2).values()
+            for u in read_manifest(p)]
+    assert len(rows) == 12
+    for u in rows:
+        assert set(u.phoneme_list(keep_word_boundary=False)) <= allowed, (u.text, u.phonemes)
