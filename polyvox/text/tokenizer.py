@@ -1,8 +1,8 @@
 """Train a small subword tokenizer and wrap it for transformers.
 
-:func:`train_tokenizer` trains a Unigram model (the SentencePiece algorithm XLM-R uses) with the
-``tokenizers`` library, wraps it as a ``PreTrainedTokenizerFast`` with XLM-R's special tokens
-(``<s>``=0, ``<pad>``=1, ``</s>``=2, ``<unk>``=3, ``<mask>`` last) and saves it with
+:func:`train_tokenizer` trains a Unigram model (the SentencePiece algorithm XLM-R uses) with ``sentencepiece``'s
+trainer, runs it in the ``tokenizers`` library, wraps it as a ``PreTrainedTokenizerFast`` with XLM-R's special
+tokens (``<s>``=0, ``<pad>``=1, ``</s>``=2, ``<unk>``=3, ``<mask>`` after them) and saves it with
 ``save_pretrained``, so ``AutoTokenizer.from_pretrained(out_dir)`` loads it back offline.
 """
 
@@ -14,6 +14,33 @@ from typing import Iterable
 SPECIAL_TOKENS = ["<s>", "<pad>", "</s>", "<unk>"]
 
 
+def unigram_pieces(texts: Iterable[str], vocab_size: int) -> list[tuple[str, float]]:
+    """(piece, log probability) of a Unigram model of the words of ``texts`` (NFKC-normalised, a word's first piece
+    starting with ``▁``), up to ``vocab_size`` pieces and never fewer than the texts' characters. sentencepiece's
+    trainer on one thread: the same pieces on every run and machine (the ``tokenizers`` trainers iterate a randomly seeded hash map and gave another
+    vocabulary, and other results, on every run; more threads change sentencepiece's result too)."""
+    import io
+    import unicodedata
+
+    import sentencepiece as spm
+
+    # one "sentence" per word occurrence, as the tokenizer's pre-tokenizer splits its input: word counts, the way
+    # the tokenizers trainer counts them (whole sentences gave longer, more letter-by-letter segmentations)
+    words = [w for t in texts for w in unicodedata.normalize("NFKC", t).split()]
+    if not words:
+        raise ValueError("train_tokenizer: no non-empty text to train on")
+    chars = {c for w in words for c in w}
+    model = io.BytesIO()
+    spm.SentencePieceTrainer.train(
+        sentence_iterator=iter(words), model_writer=model, model_type="unigram", num_threads=1, minloglevel=2,
+        vocab_size=max(vocab_size, len(chars)) + 1, hard_vocab_limit=False,  # + its <unk>; as many as the texts support
+        character_coverage=1.0, normalization_rule_name="identity", add_dummy_prefix=True,
+        unk_id=0, bos_id=-1, eos_id=-1, pad_id=-1)
+    sp = spm.SentencePieceProcessor(model_proto=model.getvalue())
+    return [(sp.id_to_piece(i), sp.get_score(i)) for i in range(sp.get_piece_size())
+            if not (sp.is_unknown(i) or sp.is_control(i))]
+
+
 def train_tokenizer(texts: Iterable[str], vocab_size: int, out_dir: str | Path, *, model: str = "unigram"):
     """Train a ``model`` ("unigram" or "bpe") tokenizer on ``texts``; save to ``out_dir``; return it.
 
@@ -22,19 +49,20 @@ def train_tokenizer(texts: Iterable[str], vocab_size: int, out_dir: str | Path, 
     from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
     from transformers import PreTrainedTokenizerFast
 
+    specials = SPECIAL_TOKENS + ["<mask>"]
     if model == "unigram":
-        tok = Tokenizer(models.Unigram())
-        trainer = trainers.UnigramTrainer(vocab_size=vocab_size, special_tokens=SPECIAL_TOKENS + ["<mask>"],
-                                          unk_token="<unk>")
+        pieces = unigram_pieces(texts, vocab_size - len(specials))
+        tok = Tokenizer(models.Unigram([(t, 0.0) for t in specials] + pieces, unk_id=specials.index("<unk>"),
+                                       byte_fallback=False))
     elif model == "bpe":
         tok = Tokenizer(models.BPE(unk_token="<unk>"))
-        trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=SPECIAL_TOKENS + ["<mask>"])
     else:
         raise ValueError(f"tokenizer model must be 'unigram' or 'bpe', got {model!r}")
     tok.normalizer = normalizers.NFKC()
     tok.pre_tokenizer = pre_tokenizers.Metaspace()
     tok.decoder = decoders.Metaspace()
-    tok.train_from_iterator(list(texts), trainer=trainer)
+    if model == "bpe":  # (tokenizers' BPE trainer is not deterministic either: tokenizers#1794)
+        tok.train_from_iterator(list(texts), trainer=trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=specials))
     bos, eos = tok.token_to_id("<s>"), tok.token_to_id("</s>")
     tok.post_processor = processors.TemplateProcessing(
         single="<s> $A </s>", pair="<s> $A </s> </s> $B </s>", special_tokens=[("<s>", bos), ("</s>", eos)]

@@ -80,11 +80,11 @@ def main(config_path: str, overrides: list[str]) -> int:
     asr_dirs = ensure_asr_runs(cfg.asr, units, asr_manifests, root, cfg.threads) if has_audio else {}
     if "char" in asr_dirs and any(i.context_audio and not i.records for its in items.values() for i in its):
         items = cut_contexts(cfg, root, items, asr_dirs["char"])
-    said = list(dict.fromkeys([(u.id, u.audio) for qs in questions.values() for u in qs if u.audio]
-                              + [(i.question.id, i.question.audio) for its in items.values() for i in its
-                                 if i.question.audio]
+    # the cascades are scored on the test clips only (every model trains on written text): only those are decoded
+    said = list(dict.fromkeys([(u.id, u.audio) for u in questions["test"] if u.audio]
+                              + [(i.question.id, i.question.audio) for i in items["test"] if i.question.audio]
                               + [(r.id, r.audio) for i in items["test"] for r in i.records]))
-    contexts = [(i.id, i.context_audio) for its in items.values() for i in its if i.context_audio]
+    contexts = [(i.id, i.context_audio) for i in items["test"] if i.context_audio]
     heard = {}  # unit -> clip id -> transcript
     for unit, d in asr_dirs.items():
         if {"char": {"native", "romanized"}, "phone": {"ipa"}}[unit] & set(forms):

@@ -62,7 +62,7 @@ def test_language_id_with_fit(tmp_path, tokenizer_dir):
     cfg = TrainConfig(max_steps=60, lr=3e-3, warmup_steps=5, eval_every=30, log_every=10,
                       best_metric="dev/accuracy", best_mode="max", keep_last=1)
     result = fit(model, train, classifier_loss_step, cfg, tmp_path / "run", evaluate=classifier_evaluate(dev))
-    assert result.best_metric > 0.75, result.history  # chance is 1/3; ~0.89 in practice
+    assert result.best_metric > 0.75, result.history  # chance is 1/3; 0.85 with seed 0 (0.75-0.89 over seeds 0-2)
     assert (tmp_path / "run/loss_curve.png").is_file()
 
     # A trained model round-trips through save_pretrained/from_pretrained on a local directory.
@@ -100,3 +100,17 @@ def test_text_run_roundtrip_and_name_or_path(tmp_path, tokenizer_dir):
     again = build_model(TextModelConfig(name_or_path=str(tmp_path / "run")), tok, ["a", "b"])
     assert again.config.num_labels == 2 and again.config.hidden_size == 32
     assert torch.equal(again.roberta.embeddings.word_embeddings.weight, model.roberta.embeddings.word_embeddings.weight)
+
+
+def test_tokenizer_training_is_deterministic_across_processes(tmp_path):
+    """Two processes train the same vocabulary (tokenizers' own trainers iterate a randomly seeded hash map, so a
+    second run gave another vocabulary, and other results, before polyvox trained with sentencepiece)."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from polyvox.text import train_tokenizer; "
+            "train_tokenizer(open(sys.argv[1], encoding='utf-8').read().splitlines(), 300, sys.argv[2])")
+    (tmp_path / "texts.txt").write_text("\n".join(t for t, _ in _sentences(200, seed=5)), encoding="utf-8")
+    for k in (1, 2):
+        subprocess.run([sys.executable, "-c", code, str(tmp_path / "texts.txt"), str(tmp_path / f"tok{k}")], check=True)
+    assert (tmp_path / "tok1/tokenizer.json").read_bytes() == (tmp_path / "tok2/tokenizer.json").read_bytes()

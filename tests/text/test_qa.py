@@ -53,6 +53,10 @@ def test_collate_marks_the_answer_tokens(tmp_path):
         assert 0 < s <= e
         enc = tok(q, c, return_offsets_mapping=True)
         assert enc["offset_mapping"][s][0] <= a + 1 and enc["offset_mapping"][e][1] == b
+    # an answer that truncation cut off points at <s> (0, 0)
+    q, c, _ = data[0]
+    cut = qa_collate(tok, 64)([(q, c + " z" * 200, (len(c) + 300, len(c) + 302))])
+    assert int(cut["start_positions"][0]) == 0 == int(cut["end_positions"][0])
 
 
 @dataclass

@@ -48,15 +48,17 @@ def qa_collate(tokenizer, max_length: int) -> Callable[[Sequence[QAExample]], di
     def collate(items):
         questions, contexts, spans = zip(*items)
         enc = encode(tokenizer, questions, contexts, max_length)
-        in_ctx = context_mask(enc)
-        starts, ends = [], []
-        for row, (a, b) in enumerate(spans):
-            offs = enc["offset_mapping"][row]
-            toks = [t for t in range(len(offs)) if in_ctx[row, t] and offs[t][1] > a and offs[t][0] < b]
-            starts.append(toks[0] if toks else 0)
-            ends.append(toks[-1] if toks else 0)
+        # (B, T): context tokens overlapping the answer's characters [a, b), as tensor ops (a Python loop over
+        # tokens was a fifth of a CPU training step)
+        a, b = (torch.tensor(x)[:, None] for x in zip(*spans))
+        offs = enc["offset_mapping"]
+        hit = context_mask(enc) & (offs[..., 1] > a) & (offs[..., 0] < b)
+        T = hit.shape[1]
+        found = hit.any(1)
+        starts = torch.where(found, hit.int().argmax(1), 0)  # argmax: the first maximum, the first hit
+        ends = torch.where(found, T - 1 - hit.flip(1).int().argmax(1), 0)
         return {"input_ids": enc["input_ids"], "attention_mask": enc["attention_mask"],
-                "start_positions": torch.tensor(starts), "end_positions": torch.tensor(ends)}
+                "start_positions": starts, "end_positions": ends}
 
     return collate
 
