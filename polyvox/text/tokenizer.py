@@ -17,8 +17,9 @@ SPECIAL_TOKENS = ["<s>", "<pad>", "</s>", "<unk>"]
 def unigram_pieces(texts: Iterable[str], vocab_size: int) -> list[tuple[str, float]]:
     """(piece, log probability) of a Unigram model of the words of ``texts`` (NFKC-normalised, a word's first piece
     starting with ``▁``), up to ``vocab_size`` pieces and never fewer than the texts' characters. sentencepiece's
-    trainer on one thread: the same pieces on every run and machine (the ``tokenizers`` trainers iterate a randomly seeded hash map and gave another
-    vocabulary, and other results, on every run; more threads change sentencepiece's result too)."""
+    trainer on one thread: the same pieces on every run and machine (the ``tokenizers`` trainers iterate a randomly
+    seeded hash map and gave another vocabulary, and other results, on every run; more threads change
+    sentencepiece's result too)."""
     import io
     import unicodedata
 
@@ -62,7 +63,8 @@ def train_tokenizer(texts: Iterable[str], vocab_size: int, out_dir: str | Path, 
     tok.pre_tokenizer = pre_tokenizers.Metaspace()
     tok.decoder = decoders.Metaspace()
     if model == "bpe":  # (tokenizers' BPE trainer is not deterministic either: tokenizers#1794)
-        tok.train_from_iterator(list(texts), trainer=trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=specials))
+        tok.train_from_iterator(list(texts), trainer=trainers.BpeTrainer(vocab_size=vocab_size,
+                                                                         special_tokens=specials))
     bos, eos = tok.token_to_id("<s>"), tok.token_to_id("</s>")
     tok.post_processor = processors.TemplateProcessing(
         single="<s> $A </s>", pair="<s> $A </s> </s> $B </s>", special_tokens=[("<s>", bos), ("</s>", eos)]

@@ -179,7 +179,8 @@ def synthesize_one(job: Job) -> Utterance:
         tmp.unlink()
         return Utterance(
             id=job.id, audio=str(job.wav.resolve()), duration=round(duration, 6), sample_rate=DEFAULT_SAMPLE_RATE,
-            language=job.language, speaker=job.speaker.id, text=text, phonemes=clean_ipa(raw, job.language), custom=_custom(job),
+            language=job.language, speaker=job.speaker.id, text=text, phonemes=clean_ipa(raw, job.language),
+            custom=_custom(job),
         )  # fmt: skip
     tmp.unlink(missing_ok=True)
     raise SynthError(f"{job.id}: no usable text in {MAX_ATTEMPTS} attempts: " + "; ".join(problems))
