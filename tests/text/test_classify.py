@@ -114,3 +114,12 @@ def test_tokenizer_training_is_deterministic_across_processes(tmp_path):
     for k in (1, 2):
         subprocess.run([sys.executable, "-c", code, str(tmp_path / "texts.txt"), str(tmp_path / f"tok{k}")], check=True)
     assert (tmp_path / "tok1/tokenizer.json").read_bytes() == (tmp_path / "tok2/tokenizer.json").read_bytes()
+
+
+def test_bpe_tokenizer_trains_and_round_trips(tmp_path):
+    tok = train_tokenizer([t for t, _ in _sentences(100, seed=6)], vocab_size=300, out_dir=tmp_path, model="bpe")
+    ids = tok("la casa es grande")["input_ids"]
+    assert ids[0] == 0 and ids[-1] == 2 and tok.decode(ids, skip_special_tokens=True) == "la casa es grande"
+    assert load_tokenizer(tmp_path)("la casa")["input_ids"] == tok("la casa")["input_ids"]
+    with pytest.raises(ValueError, match="unigram"):
+        train_tokenizer(["a b"], 50, tmp_path / "x", model="wordpiece")
