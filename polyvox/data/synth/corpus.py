@@ -162,14 +162,19 @@ def speak_and_phonemize(job: Job, text: str, wav: Path) -> str:
 
 
 def synthesize_one(job: Job) -> Utterance:
-    """Speak one utterance; texts that make espeak switch language or print a phoneme without
-    an IPA spelling are replaced by the next attempt's text (so audio and phonemes agree)."""
+    """Speak one utterance; texts that make espeak switch language, print a phoneme without an IPA spelling or crash
+    (espeak-ng 1.51's kl voice segfaults on "å") are replaced by the next attempt's text (so audio and phonemes
+    agree, and one bad word does not stop the corpus)."""
     tmp = job.wav.with_name(job.wav.stem + ".espeak.wav")
     job.wav.parent.mkdir(parents=True, exist_ok=True)
     problems = []
     for attempt in range(MAX_ATTEMPTS):
         text = make_text(job.language, job.seed, job.index, attempt, job.words)
-        raw = speak_and_phonemize(job, text, tmp)
+        try:
+            raw = speak_and_phonemize(job, text, tmp)
+        except EspeakError as e:
+            problems.append(f"{text!r}: {e}")
+            continue
         switches, bad = language_switches(raw), invalid_segments(raw, job.language)
         if switches or bad:
             problems.append(f"{text!r}: " + (f"switched to {switches}" if switches else f"non-IPA {bad}"))

@@ -37,7 +37,7 @@ from xml.sax.saxutils import escape
 from polyvox.data.audio import DEFAULT_SAMPLE_RATE, load_audio, save_audio
 from polyvox.data.ipa import clean_ipa, invalid_segments, language_switches
 from polyvox.data.manifest import Utterance, read_manifest, split_manifest, write_manifest
-from polyvox.data.espeak import espeak_binary, espeak_reading, run_espeak
+from polyvox.data.espeak import EspeakError, espeak_binary, espeak_reading, run_espeak
 from polyvox.data.synth import engines as synth_engines
 from polyvox.data.synth.corpus import (SPLITS, Speaker, SynthError, engine_speakers, g2p_raw, make_speakers,
                                        parse_langs)
@@ -151,7 +151,11 @@ def speak(job: TaskJob, key: str, allow_switches: bool = False) -> Utterance:
     problems = []
     for attempt in range(MAX_ATTEMPTS):
         text = job.text(attempt)
-        raw = _speak_raw(job, text, tmp)
+        try:
+            raw = _speak_raw(job, text, tmp)
+        except EspeakError as e:  # a text espeak-ng crashes on (corpus.synthesize_one): the next attempt's text
+            problems.append(f"{text!r}: {e}")
+            continue
         switches, bad = [] if allow_switches else language_switches(raw), invalid_segments(raw, job.language)
         if switches or bad:
             problems.append(f"{text!r}: " + (f"switched to {switches}" if switches else f"non-IPA {bad}"))

@@ -231,3 +231,19 @@ def test_speak_texts_reads_given_texts_and_reuses_the_clips(tmp_path, monkeypatc
     assert corpus_mod.speak_texts(rows, tmp_path, voices=2) == utts
     with pytest.raises(ValueError, match="q-3: empty text"):
         corpus_mod.speak_texts([("q-3", "en", " ")], tmp_path)
+
+
+def test_a_text_that_crashes_espeak_is_replaced(tmp_path, monkeypatch):
+    """espeak-ng 1.51's kl voice segfaults on "å" (Ålandi): that attempt's text is replaced, the corpus builds."""
+    real, crashed = synth.run_espeak, []
+
+    def crash_once(cmd):
+        if not crashed:
+            crashed.append(cmd[-1])
+            raise synth.EspeakError(f"{' '.join(cmd)} failed (-11): ")
+        return real(cmd)
+
+    monkeypatch.setattr(synth, "run_espeak", crash_once)
+    paths = synth.synthesize_corpus(tmp_path, ["en"], 3, seed=0, speakers=3, workers=1)
+    rows = _all(paths)
+    assert len(rows) == 3 and crashed and crashed[0] not in {u.text for u in rows}
