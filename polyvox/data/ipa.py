@@ -170,9 +170,14 @@ def _bare(token: str) -> str:
     return "".join(c for c in _SWITCH_RE.sub("", token) if c not in STRESS_MARKS and c != "-")
 
 
+def _joining_names(lang: str | None) -> frozenset[str] | None:
+    """The phoneme names of ``lang``'s voice when it joins phonemes (:data:`JOINING_VOICE_PHONEMES`), else None."""
+    return JOINING_VOICE_PHONEMES.get(base_language(lang)) if lang else None
+
+
 def _tokens(raw_word: str, lang: str | None) -> list[str]:
     tokens = raw_word.split("_")
-    names = JOINING_VOICE_PHONEMES.get(base_language(lang)) if lang else None
+    names = _joining_names(lang)
     if not names:
         return tokens
     out = []
@@ -189,7 +194,7 @@ def unjoined_tokens(raw: str, lang: str | None) -> list[str]:
     """Tokens of a joining voice's output (:data:`JOINING_VOICE_PHONEMES`) that are not a sequence of its phonemes,
     so their segments are unknown; [] for every other language and for text read partly in another language (its
     phonemes are the other voice's: :func:`language_switches` reports them)."""
-    names = JOINING_VOICE_PHONEMES.get(base_language(lang)) if lang else None
+    names = _joining_names(lang)
     if not names or language_switches(raw):
         return []
     bare = (_bare(t) for w in raw.split() for t in _tokens(w, lang))
