@@ -2,6 +2,7 @@
 the run directory's contents, then the eval / transcribe / export CLIs on the trained run,
 few-shot adaptation from it, and the transfer-matrix protocol."""
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -112,8 +113,10 @@ def test_fewshot_adaptation_extends_the_vocabulary(trained_run, tiny_corpus, tmp
     assert results["train_langs"] == ["de"] and set(results["summary"]) == {"de", "all"}
 
 
-def test_a_phone_run_starts_a_char_run_with_its_encoder_and_a_fresh_head(trained_run, tiny_corpus):
-    """init_from across units: the encoder's weights are the phone run's, the head is sized for the char vocab."""
+@pytest.mark.parametrize("upsampling", [1, 2])
+def test_a_phone_run_starts_a_char_run_with_its_encoder_and_a_fresh_head(trained_run, tiny_corpus, upsampling):
+    """init_from across units: the encoder's weights are the phone run's, the head is sized for the char vocab, and
+    the char config's own output upsampling is kept (the rest of the architecture is the base run's)."""
     import torch
 
     from polyvox.data.manifest import read_manifest
@@ -123,7 +126,8 @@ def test_a_phone_run_starts_a_char_run_with_its_encoder_and_a_fresh_head(trained
     from polyvox.speech.asr.run import load_run
     from polyvox.train.config import load_config
 
-    cfg = load_config(AsrConfig, CONFIGS / "chars.yaml", [f"init_from={trained_run}"])
+    cfg = load_config(AsrConfig, CONFIGS / "chars.yaml",
+                      [f"init_from={trained_run}", f"model.output_upsampling={upsampling}"])
     utts = read_manifest(tiny_corpus["train"])
     vocab, model = task.vocab_and_model(cfg, utts)
     base = load_run(trained_run, device="cpu")
@@ -131,9 +135,16 @@ def test_a_phone_run_starts_a_char_run_with_its_encoder_and_a_fresh_head(trained
     assert output_layer(model).out_features == len(vocab) != output_layer(base.model).out_features
     head = {n for n, _ in output_layer(model).named_parameters()}
     mine, theirs = dict(model.named_parameters()), dict(base.model.named_parameters())
-    shared = [n for n in mine if n.split(".")[0] != "head" and n in theirs]
+    shared = [n for n in mine if n.split(".")[0] not in ("head", "upsample") and n in theirs]
     assert shared and head and all(torch.equal(mine[n], theirs[n]) for n in shared)
-    assert cfg.model == base.config.model
+    assert cfg.model.output_upsampling == upsampling and base.config.model.output_upsampling == 1
+    assert dataclasses.replace(cfg.model, output_upsampling=1) == base.config.model
+    assert (model.upsample is None) == (upsampling == 1)
+    wavs, lens = torch.randn(2, 16000), torch.tensor([16000, 12000])
+    model.eval(), base.model.eval()
+    with torch.no_grad():
+        (lp, n), (lp_base, n_base) = model(wavs, lens), base.model(wavs, lens)
+    assert n.tolist() == [upsampling * k for k in n_base.tolist()] and lp.shape[1] == upsampling * lp_base.shape[1]
 
 
 @pytest.mark.slow

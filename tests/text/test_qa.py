@@ -59,6 +59,25 @@ def test_collate_marks_the_answer_tokens(tmp_path):
     assert int(cut["start_positions"][0]) == 0 == int(cut["end_positions"][0])
 
 
+def test_a_set_tokenized_once_gives_the_collates_own_batches(tmp_path):
+    from polyvox.text.batches import encode_once, pad_rows
+    from polyvox.text.classify.task import text_collate
+
+    rng = random.Random(0)
+    data = [_toy(rng) for _ in range(20)]
+    q, c, _ = data[0]
+    data.append((q, c + " z" * 200, (len(c) + 300, len(c) + 302)))  # truncated: its row is max_length long
+    tok = train_tokenizer([t for q, c, _ in data for t in (q, c)], 60, tmp_path / "tok")
+    texts = [(q + " " * i, i % 3) for i, (q, _, _) in enumerate(data)] + [("", 1)]  # "" becomes " " as in training
+    for collate, items in [(qa_collate(tok, 64), data), (text_collate(tok, 16), texts)]:
+        rows = encode_once(collate, items, chunk=7)  # chunks padded to other lengths than the batches
+        assert len(rows) == len(items) and max(len(r["input_ids"]) for r in rows) == (64 if len(items) == 21 else 16)
+        for batch in ([0, 1, 2], [20, 3], [5, 21, 0] if len(items) == 22 else [5, 20, 0]):
+            want, got = collate([items[i] for i in batch]), pad_rows(tok.pad_token_id)([rows[i] for i in batch])
+            assert want.keys() == got.keys()
+            assert all(torch.equal(want[k], got[k]) for k in want)
+
+
 @dataclass
 class _Part:
     tokenizer: TokenizerConfig = field(default_factory=lambda: TokenizerConfig(vocab_size=200))

@@ -8,7 +8,8 @@ Every model maps a padded waveform batch to frame log-probabilities::
 Backbones (``ModelConfig.backbone``, the plain dict :data:`BACKBONES`):
 
 * ``"conformer"``: log-mel fbank (:func:`polyvox.data.collate.compute_fbank`) -> SpecAugment
-  (training only) -> conv subsampling -> ``torchaudio.models.Conformer`` -> linear. The CPU default.
+  (training only) -> conv subsampling -> ``torchaudio.models.Conformer`` [-> output upsampling: each frame's
+  vector -> ``output_upsampling`` vectors] -> linear. The CPU default.
 * ``"hf"``: any Hugging Face wav2vec2-family checkpoint (wav2vec2, XLS-R, HuBERT, WavLM) by
   ``name_or_path`` through ``AutoModelForCTC``, with a new CTC head sized to our vocabulary.
 * ``"hf_scratch"``: the same architecture built from ``hf_config`` with random weights.
@@ -41,6 +42,10 @@ class ModelConfig:
     dropout: float = 0.1
     subsampling: int = 4  # 2 or 4 (frames of 20 or 40 ms)
     subsampling_channels: int = 64  # of the two 3x3 convolutions; their backward pass is costly on CPU
+    # CTC frames per encoder frame: 2 lets a 40 ms encoder emit at 20 ms, for spellings with more letters a second
+    # than 25 frames can emit (French: a letter on 3 frames in 4). Off by default: from scratch a char run stalled
+    # with it (dev CER 73 % after 2000 steps, 17 % without); from a phone run's encoder it learns (asr_ctc README)
+    output_upsampling: int = 1
     # --- every backbone ---
     attribute_heads: bool = False  # Allophant-style multitask: a CTC head per articulatory feature (phoneme targets)
     attribute_weight: float = 0.3  # weight of the attribute heads' mean CTC loss next to the phone loss
@@ -122,8 +127,11 @@ class ConformerCTC(nn.Module):
             depthwise_conv_kernel_size=cfg.conv_kernel,
             dropout=cfg.dropout,
         )
+        self.upsample = output_upsampler(cfg.d_model, cfg.output_upsampling)
         self.head = nn.Linear(cfg.d_model, vocab_size)
         self.attribute_head = build_attribute_head(cfg, cfg.d_model)
+        if cfg.output_upsampling > 1 and cfg.attribute_heads:
+            raise ValueError("model.attribute_heads needs model.output_upsampling: 1 (the heads read encoder frames)")
 
     @property
     def hidden_size(self) -> int:
@@ -144,8 +152,28 @@ class ConformerCTC(nn.Module):
         """-> (log_probs (B, F, V), out_lens (B,)), plus attribute log-probs (B, F, K, 4) when
         ``with_attributes`` (the model must have been built with ``attribute_heads``)."""
         x, lens = self.encode(wavs, wav_lens)
-        log_probs = torch.log_softmax(self.head(x).float(), dim=-1)
-        return (log_probs, lens, attributes_of(self.attribute_head, x)) if with_attributes else (log_probs, lens)
+        frames, frame_lens = upsample_frames(self.upsample, x, lens)
+        log_probs = torch.log_softmax(self.head(frames).float(), dim=-1)
+        return (log_probs, frame_lens, attributes_of(self.attribute_head, x)) if with_attributes else (log_probs,
+                                                                                                      frame_lens)
+
+
+def output_upsampler(d_model: int, factor: int) -> nn.Linear | None:
+    """A fresh linear map of each encoder frame (d_model) to ``factor`` CTC frames (factor x d_model), None for 1.
+    Randomly initialized: started as ``factor`` copies of the frame (identity blocks), a char run from a phone
+    run's encoder was at 37 % dev CER after 1000 steps instead of 6 % (the copies learn to differ only slowly)."""
+    if factor < 1:
+        raise ValueError(f"model.output_upsampling must be >= 1, got {factor}")
+    return nn.Linear(d_model, d_model * factor) if factor > 1 else None
+
+
+def upsample_frames(upsample: nn.Linear | None, x: torch.Tensor, lens: torch.Tensor
+                    ) -> tuple[torch.Tensor, torch.Tensor]:
+    """(B, F, D), (B,) -> (B, F * k, D), (B,) * k: frame f's k vectors in order (identity when ``upsample`` is None)."""
+    if upsample is None:
+        return x, lens
+    k = upsample.out_features // upsample.in_features
+    return upsample(x).reshape(x.shape[0], x.shape[1] * k, x.shape[2]), lens * k
 
 
 # ----------------------------------------------------------------------------------- hugging face
@@ -226,7 +254,13 @@ def _hf_kwargs(cfg: ModelConfig, vocab_size: int) -> dict:
     }
 
 
+def _check_no_upsampling(factor: int) -> None:
+    if factor != 1:
+        raise ValueError("model.output_upsampling is for the conformer backbone; hf models emit one frame each")
+
+
 def _finish_hf(cfg: ModelConfig, hf_model: nn.Module) -> HFCTC:
+    _check_no_upsampling(cfg.output_upsampling)
     if cfg.freeze_feature_encoder and hasattr(hf_model, "freeze_feature_encoder"):
         hf_model.freeze_feature_encoder()
     return HFCTC(hf_model, build_attribute_head(cfg, hf_model.config.hidden_size))
@@ -288,10 +322,16 @@ def set_output_layer(model: nn.Module, layer: nn.Linear) -> None:
         model.head = layer
 
 
-def replace_output(model: nn.Module, new_size: int) -> None:
+def replace_output(model: nn.Module, new_size: int, upsampling: int = 1) -> None:
     """A fresh CTC head of ``new_size`` outputs, in place: the encoder is kept, the old head dropped (a run trained
-    on one unit, e.g. phones, starting a run on another, e.g. characters)."""
+    on one unit, e.g. phones, starting a run on another, e.g. characters); for a conformer, a fresh output
+    upsampling of ``upsampling`` CTC frames per encoder frame too."""
     old = output_layer(model)
+    if isinstance(model, HFCTC):
+        _check_no_upsampling(upsampling)
+    else:
+        up = output_upsampler(old.in_features, upsampling)
+        model.upsample = up.to(old.weight.device, old.weight.dtype) if up is not None else None
     set_output_layer(model, nn.Linear(old.in_features, new_size).to(old.weight.device, old.weight.dtype))
 
 

@@ -129,12 +129,14 @@ def vocab_and_model(cfg: AsrConfig, train_utts: Sequence[Utterance]):
     if not cfg.init_from:
         return vocab, build_model(cfg.model, len(vocab))
     base = load_run(cfg.init_from, device="cpu")
-    cfg.model = base.config.model  # the architecture is the base run's
     if base.unit != cfg.data.unit:  # e.g. a phone run's encoder starting a char run: only the head is new
-        replace_output(base.model, len(vocab))
+        # the encoder is the base run's; the new head's output upsampling is this config's
+        cfg.model = dataclasses.replace(base.config.model, output_upsampling=cfg.model.output_upsampling)
+        replace_output(base.model, len(vocab), cfg.model.output_upsampling)
         print(f"initialized the encoder from {cfg.init_from} ({base.unit} targets); a fresh output layer for "
               f"{len(vocab)} {cfg.data.unit} tokens", flush=True)
         return vocab, base.model
+    cfg.model = base.config.model  # the architecture is the base run's
     vocab = base.vocab.extend(vocab.tokens)
     resize_output(base.model, len(vocab))
     print(f"initialized from {cfg.init_from}; vocabulary {len(base.vocab)} -> {len(vocab)}", flush=True)

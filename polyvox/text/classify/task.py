@@ -141,9 +141,11 @@ def text_loaders(tokenizer, train: Sequence[tuple[str, int]], dev: Sequence[tupl
     """(shuffled train DataLoader, dev DataLoader) of (text, label id) pairs; the shuffle is seeded."""
     from torch.utils.data import DataLoader
 
+    from polyvox.text.batches import encode_once, pad_rows
+
     collate = text_collate(tokenizer, max_length)
-    return (DataLoader(list(train), batch_size=batch_size, shuffle=True, collate_fn=collate,
-                       generator=torch.Generator().manual_seed(seed)),
+    return (DataLoader(encode_once(collate, list(train)), batch_size=batch_size, shuffle=True,
+                       collate_fn=pad_rows(tokenizer.pad_token_id), generator=torch.Generator().manual_seed(seed)),
             DataLoader(list(dev), batch_size=128, collate_fn=collate))
 
 

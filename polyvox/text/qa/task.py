@@ -93,6 +93,7 @@ def train_qa_model(part, form: str, train: Sequence[QAExample], dev: Sequence[QA
 
     from torch.utils.data import DataLoader
 
+    from polyvox.text.batches import encode_once, pad_rows
     from polyvox.text.classify.task import build_tokenizer
     from polyvox.text.qa.run import load_run, save_run
     from polyvox.train.loop import fit, load_best, seed_everything
@@ -102,8 +103,8 @@ def train_qa_model(part, form: str, train: Sequence[QAExample], dev: Sequence[QA
     tokenizer = build_tokenizer(part.tokenizer, [t for q, c, _ in train for t in (q, c)], run_dir / "tokenizer")
     model = build_qa_model(part.model, tokenizer)
     n = part.model.max_length
-    loader = DataLoader(list(train), batch_size=part.batch_size, shuffle=True, collate_fn=qa_collate(tokenizer, n),
-                        generator=torch.Generator().manual_seed(seed))
+    loader = DataLoader(encode_once(qa_collate(tokenizer, n), list(train)), batch_size=part.batch_size, shuffle=True,
+                        collate_fn=pad_rows(tokenizer.pad_token_id), generator=torch.Generator().manual_seed(seed))
     train_cfg = replace(part.train, seed=seed, max_steps=max(1, max_steps))
     if dev and not train_cfg.best_metric:  # keep the checkpoint with the best dev F1, not the last step
         train_cfg = replace(train_cfg, best_metric="dev/f1", best_mode="max")

@@ -1,5 +1,6 @@
 """Unit tests of the CTC recipe's pieces: vocabulary, metrics, CTC helpers, decoding, models."""
 
+import dataclasses
 import math
 
 import pytest
@@ -276,3 +277,20 @@ def test_speed_perturb_factors_are_checked_when_the_config_loads():
     assert load_config(asr.AsrConfig, None, ["data.speed_perturb=[0.9,1.0,1.1]"]).data.speed_perturb == [0.9, 1.0, 1.1]
     with pytest.raises(ValueError, match=r"data\.speed_perturb.*\[5\.0\]"):
         load_config(asr.AsrConfig, None, ["data.speed_perturb=[1.0,5.0]"])
+
+
+def test_output_upsampling_gives_k_distinct_ctc_frames_per_encoder_frame():
+    cfg = models.ModelConfig(d_model=32, num_layers=1, num_heads=2, ffn_dim=64, subsampling_channels=8,
+                             output_upsampling=2)
+    model = models.build_model(cfg, vocab_size=7).eval()
+    one = models.build_model(dataclasses.replace(cfg, output_upsampling=1), vocab_size=7).eval()
+    wavs, lens = torch.randn(2, 8000), torch.tensor([8000, 5000])
+    with torch.no_grad():
+        lp, n = model(wavs, lens)
+        _, n1 = one(wavs, lens)
+    assert lp.shape == (2, 2 * int(n1.max()), 7) and n.tolist() == [2 * k for k in n1.tolist()]
+    assert not torch.allclose(lp[:, 0::2], lp[:, 1::2])  # the two frames of an encoder frame differ
+    with pytest.raises(ValueError, match="output_upsampling must be >= 1"):
+        models.build_model(dataclasses.replace(cfg, output_upsampling=0), vocab_size=7)
+    with pytest.raises(ValueError, match="attribute_heads needs model.output_upsampling: 1"):
+        models.build_model(dataclasses.replace(cfg, attribute_heads=True), vocab_size=7)
