@@ -18,7 +18,11 @@ def encode_once(collate: Callable[[Sequence], dict], items: Sequence, chunk: int
     rows = []
     for start in range(0, len(items), chunk):
         batch = collate(items[start:start + chunk])
-        lens = batch["attention_mask"].sum(1).tolist()
+        mask = batch["attention_mask"]
+        lens = mask.sum(1)
+        if not torch.equal(mask.bool(), torch.arange(mask.shape[1])[None, :] < lens[:, None]):
+            raise ValueError("encode_once needs right padding (the tokenizer's padding_side is 'left')")
+        lens = lens.tolist()
         for i, n in enumerate(lens):
             rows.append({k: v[i, :n] if v.dim() == 2 else v[i] for k, v in batch.items()})
     return rows
