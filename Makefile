@@ -15,16 +15,18 @@ EXTRAS := dev,demo
 setup: system-deps $(VENV)/.installed
 
 # espeak-ng speaks the built-in corpus (and is its G2P); flite and festival voices (en, it, cs, fi, ca, ru, hi) speak
-# its other-engine and held-out-engine sets; hunspell dictionaries give Aragonese and Guarani their corpus text;
+# its other-engine and held-out-engine sets; hunspell dictionaries give Aragonese and Guarani their corpus text,
+# Strong's Greek dictionary (a SWORD lexicon) Ancient Greek's;
 # sox is used by some tests to write real MP3 clips; the demo's browser tests drive chromium-headless-shell.
 FESTIVAL_VOICES := festvox-kallpc16k festvox-kdlpc16k festvox-italp16k festvox-itapc16k festvox-czech-dita \
   festvox-suopuhe-lj festvox-suopuhe-mv festvox-ca-ona-hts festvox-ru festvox-hi-nsk
 SYSTEM_PACKAGES := espeak-ng sox libsox-fmt-mp3 flite festival $(FESTIVAL_VOICES) hunspell-an hunspell-gug \
-  chromium-headless-shell
+  sword-dict-strongs-greek chromium-headless-shell
 system-deps:
 	@command -v espeak-ng >/dev/null && command -v sox >/dev/null && command -v flite >/dev/null && \
 	  command -v text2wave >/dev/null && [ -d /usr/share/festival/voices/hindi ] && \
-	  [ -f /usr/share/hunspell/gug_PY.dic ] && command -v chromium-headless-shell >/dev/null || \
+	  [ -f /usr/share/hunspell/gug_PY.dic ] && [ -d /usr/share/sword/modules/lexdict/zld/strongsgreek ] && \
+	  command -v chromium-headless-shell >/dev/null || \
 	  ($(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $(SYSTEM_PACKAGES) >/dev/null)
 
 # Every package at the version in the committed lock, so an upstream release cannot change a fresh install.

@@ -108,6 +108,11 @@ HUNSPELL_DIR = Path("/usr/share/hunspell")
 HUNSPELL_CODES = {"gn": "gug"}  # espeak-ng code -> hunspell's file prefix where they differ
 # Debian packages of the hunspell dictionaries that make a language usable (the Makefile installs them)
 HUNSPELL_PACKAGES = {"an": "hunspell-an", "gn": "hunspell-gug"}
+# Debian SWORD lexicons whose headwords are a language's words: Strong's Greek dictionary (public domain, 1890; its
+# ~5,500 New Testament headwords in polytonic Greek) for Ancient Greek. code -> (Debian package, zLD module path
+# without its suffix). The Makefile installs them.
+SWORD_LEXICONS = {"grc": ("sword-dict-strongs-greek",
+                          Path("/usr/share/sword/modules/lexdict/zld/strongsgreek/dict"))}
 # espeak-ng code -> CLDR locale where they differ
 CLDR_LOCALES = {"cmn": "zh", "hyw": "hy"}
 # espeak-ng languages whose CLDR text it cannot read back in the language (found by building a corpus of each)
@@ -191,6 +196,40 @@ def hunspell_words(code: str) -> tuple[str, ...]:
     return _main_script_words(words, code)
 
 
+def read_zld_entries(module: Path) -> list[str]:
+    """Every entry's text of a SWORD compressed lexicon (the zLD driver): ``module.zdx`` holds one little-endian
+    (offset, size) per zlib block of ``module.zdt``; a block is an entry count, then (offset, size) per entry into
+    the block. Raises ValueError naming the file when a block does not decode."""
+    import struct
+    import zlib
+
+    index, data = Path(f"{module}.zdx").read_bytes(), Path(f"{module}.zdt").read_bytes()
+    entries = []
+    for i in range(len(index) // 8):
+        start, size = struct.unpack_from("<II", index, 8 * i)
+        try:
+            block = zlib.decompress(data[start: start + size])
+            (count,) = struct.unpack_from("<I", block)
+            for j in range(count):
+                at, n = struct.unpack_from("<II", block, 4 + 8 * j)
+                entries.append(block[at: at + n].decode("utf-8", "replace"))
+        except (zlib.error, struct.error) as e:
+            raise ValueError(f"{module}.zdt: block {i} is not a SWORD zLD block ({e})") from e
+    return entries
+
+
+@functools.lru_cache(maxsize=None)
+def sword_words(code: str) -> tuple[str, ...]:
+    """Headwords (``<orth>`` without a ``type``) of the installed SWORD lexicon of ``code``
+    (:data:`SWORD_LEXICONS`), filtered like :func:`cldr_words`; () when it is not installed."""
+    import re
+
+    if code not in SWORD_LEXICONS or not Path(f"{SWORD_LEXICONS[code][1]}.zdt").exists():
+        return ()
+    heads = [m for text in read_zld_entries(SWORD_LEXICONS[code][1]) for m in re.findall(r"<orth>([^<]+)</orth>", text)]
+    return _main_script_words(_split_names(heads), code)
+
+
 @functools.lru_cache(maxsize=None)
 def cldr_words(locale: str) -> tuple[str, ...]:
     """Real words of a language in its own script from the localized names CLDR holds (via Babel): territories,
@@ -211,11 +250,12 @@ def cldr_words(locale: str) -> tuple[str, ...]:
 def offline_words(code: str, locale: str) -> tuple[tuple[str, ...], str]:
     """(words, source) of an espeak-ng language outside :data:`LANGUAGES`: CLDR's words when there are at least
     :data:`MIN_CLDR_WORDS` (source "cldr"), else CLDR + iso-codes + hunspell together (source naming the parts that
-    gave words, e.g. "cldr+hunspell")."""
+    gave words, e.g. "cldr+hunspell"; "sword" for a Debian SWORD lexicon)."""
     cldr = cldr_words(locale) if locale else ()
     if len(cldr) >= MIN_CLDR_WORDS:
         return cldr, CLDR
-    parts = {CLDR: cldr, "iso-codes": iso_words(locale or code), "hunspell": hunspell_words(code)}
+    parts = {CLDR: cldr, "iso-codes": iso_words(locale or code), "hunspell": hunspell_words(code),
+             "sword": sword_words(code)}
     union = set().union(*parts.values())
     return _main_script_words(union, locale or code), "+".join(k for k, v in parts.items() if v)
 
@@ -243,8 +283,11 @@ def unavailable_languages() -> dict[str, str]:
             package = HUNSPELL_PACKAGES.get(code)
             hint = f"; 'apt-get install {package}' adds its hunspell words" if package and not hunspell_files(code) \
                 else ""
+            if code in SWORD_LEXICONS and not sword_words(code):
+                hint = f"; 'apt-get install {SWORD_LEXICONS[code][0]}' adds its words"
             counts = (f"CLDR {len(cldr_words(lang.source_code)) if lang.source_code else 'has no locale'}, "
-                      f"iso-codes {len(iso_words(lang.source_code or code))}, hunspell {len(hunspell_words(code))}")
+                      f"iso-codes {len(iso_words(lang.source_code or code))}, hunspell {len(hunspell_words(code))}, "
+                      f"sword {len(sword_words(code))}")
             out[code] = f"{lang.name}: only {n} offline words ({counts}), fewer than {MIN_OFFLINE_WORDS}{hint}"
     return out
 

@@ -68,6 +68,51 @@ def test_hunspell_stems_are_read_in_the_dictionarys_encoding(tmp_path, monkeypat
     words.hunspell_words.cache_clear()
 
 
+def _write_zld(module, blocks):
+    """A SWORD zLD lexicon: each block a zlib stream of (count, (offset, size)*, texts), indexed by module.zdx."""
+    import struct
+    import zlib
+
+    index, data = b"", b""
+    for texts in blocks:
+        raw = [t.encode() for t in texts]
+        header = 4 + 8 * len(raw)
+        table, at = b"", header
+        for r in raw:
+            table += struct.pack("<II", at, len(r))
+            at += len(r)
+        packed = zlib.compress(struct.pack("<I", len(raw)) + table + b"".join(raw))
+        index += struct.pack("<II", len(data), len(packed))
+        data += packed
+    module.with_name(module.name + ".zdx").write_bytes(index)
+    module.with_name(module.name + ".zdt").write_bytes(data)
+
+
+def test_sword_lexicon_headwords_are_the_words(tmp_path, monkeypatch):
+    module = tmp_path / "dict"
+    _write_zld(module, [["<entryFree><orth>λόγος</orth><orth type=\"trans\">logos</orth> word</entryFree>",
+                         "<orth>Ἄβελ</orth>"], ["<orth>ἀγάπη</orth><def>love, ABC</def>"]])
+    monkeypatch.setitem(words.SWORD_LEXICONS, "xx", ("sword-dict-xx", module))
+    words.sword_words.cache_clear()
+    try:  # transliterations and definitions are not headwords; one-block and multi-block modules alike
+        assert words.sword_words("xx") == tuple(sorted(["λόγος", "Ἄβελ", "ἀγάπη"]))
+        module.with_name("dict.zdt").write_bytes(b"not zlib at all")
+        words.sword_words.cache_clear()
+        with pytest.raises(ValueError, match=r"dict\.zdt: block 0 is not a SWORD zLD block"):
+            words.sword_words("xx")
+    finally:
+        words.sword_words.cache_clear()
+
+
+@needs_espeak
+def test_ancient_greek_speaks_strongs_headwords():
+    if not words.sword_words("grc"):  # sword-dict-strongs-greek (the Makefile installs it)
+        assert "apt-get install sword-dict-strongs-greek" in words.unavailable_languages()["grc"]
+        return
+    grc = words.languages()["grc"]
+    assert grc.source == "sword" and grc.scripts == ("GREEK",) and len(words.word_pool("grc")) > 5000
+
+
 @needs_espeak
 def test_regional_varieties_speak_the_base_languages_text():
     langs = words.languages()
