@@ -2,6 +2,7 @@
 per-utterance acoustic effects (what each does to a signal, seeding per utterance and epoch, config errors)."""
 
 import math
+import warnings
 
 import pytest
 import torch
@@ -161,6 +162,42 @@ def test_reverberation_smears_an_impulse_and_keeps_level_and_length():
     assert int(out.abs().argmax()) == 1000  # aligned on the direct path
     assert float((out.abs() > 1e-3).sum()) > 100  # energy spread over the tail
     assert float(out.pow(2).mean().sqrt()) == pytest.approx(float(wav.pow(2).mean().sqrt()), rel=1e-4)
+
+
+@pytest.mark.parametrize("n", [300, 5000, 40000])
+def test_block_convolution_equals_scipys_fftconvolve(n):
+    from scipy.signal import fftconvolve
+
+    wav = torch.randn(n, generator=torch.Generator().manual_seed(n)) * 0.1
+    bank, spectra = A.rir_bank(0, 0.2, 0.7, SR, 3), A.rir_bank_spectra(0, 0.2, 0.7, SR, 3)
+    for rir, spectrum in zip(bank, spectra):  # short and long rooms, a clip shorter than one block and many blocks
+        direct = int(rir.abs().argmax())
+        ref = torch.from_numpy(fftconvolve(wav.numpy(), rir.numpy())[direct: direct + n].astype(np.float32))
+        ref = ref * (wav.pow(2).mean().sqrt() / ref.pow(2).mean().sqrt())
+        for out in (A.reverberate(wav, rir, spectrum), A.reverberate(wav, rir)):
+            assert out.shape == wav.shape and torch.allclose(out, ref, atol=1e-6)
+
+
+@pytest.mark.parametrize("n_fft,hop,frames,length", [(512, 128, 282, 36000), (512, 128, 5, 700), (256, 64, 40, 3000),
+                                                     (512, 128, 20, 4000)])  # the last: longer than the frames
+def test_overlap_add_istft_equals_torch_istft(n_fft, hop, frames, length):
+    g = torch.Generator().manual_seed(frames)
+    spec = torch.randn(n_fft // 2 + 1, frames, dtype=torch.complex64, generator=g)  # any spectrum, not only an STFT's
+    window = torch.hann_window(n_fft)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # torch warns when it pads past the last frame
+        ref = torch.istft(spec, n_fft, hop, window=window, length=length)
+    out = A.overlap_add_istft(spec, n_fft, hop, window, length)
+    assert out.shape == ref.shape and torch.allclose(out, ref, atol=1e-6)
+    with pytest.raises(ValueError, match="hop .100. to divide n_fft .512."):
+        A.overlap_add_istft(spec, 512, 100, torch.hann_window(512), length)
+
+
+def test_pole_radius_matches_numpys_roots():
+    rng = np.random.default_rng(0)
+    for _ in range(200):  # complex pairs and real poles, stable and not
+        a = np.array([1.0, *rng.uniform(-2.5, 2.5, 2)])
+        assert A._pole_radius(a) == pytest.approx(np.abs(np.roots(a)).max(), rel=1e-9)
 
 
 def test_quantize_and_eq_change_the_signal_but_not_its_length():
