@@ -35,12 +35,14 @@ from polyvox.data.manifest import write_manifest
 from polyvox.data.synth.corpus import speak_texts
 from polyvox.data.synth.facts import synthesize_facts_corpus
 from polyvox.eval import qa as qa_metrics
+from polyvox.eval.error_rates import error_counts, results_table, summarize
 from polyvox.eval.tables import mean_sd, seeds_table, trained_vs_zero_shot_table
 from polyvox.multimodal.asr_runs import ensure_asr_runs, transcribe_cached
 from polyvox.multimodal.cascade import cascade_texts, save_cascade
 from polyvox.multimodal.config import SpokenQAConfig
 from polyvox.multimodal.spoken_qa import predict_records, segment_contexts, train_selector
 from polyvox.speech.classify.frozen import encode_utterances, predict_frames, train_frame_classifier
+from polyvox.speech.asr.vocab import text_to_tokens
 from polyvox.speech.classify.model import load_asr_encoder
 from polyvox.text.classify.run import classify_texts
 from polyvox.text.classify.task import train_text_classifier
@@ -78,6 +80,10 @@ def main(config_path: str, overrides: list[str]) -> int:
     units = ({"char"} if {"native", "romanized", "e2e"} & set(cfg.systems) else set()) | (
         {"phone"} if "ipa" in forms else set())
     asr_dirs = ensure_asr_runs(cfg.asr, units, asr_manifests, root, cfg.threads) if has_audio else {}
+    # clips whose text is what was said, taken before contexts are cut into records transcribed by the recognizer
+    references = {"questions": [u for u in questions["test"] if u.audio and u.text]
+                  + [i.question for i in items["test"] if i.question.audio and i.question.text],
+                  "records": [r for i in items["test"] for r in i.records if r.audio and r.text]}
     if "char" in asr_dirs and any(i.context_audio and not i.records for its in items.values() for i in its):
         items = cut_contexts(cfg, root, items, asr_dirs["char"])
     # the cascades are scored on the test clips only (every model trains on written text): only those are decoded
@@ -92,6 +98,8 @@ def main(config_path: str, overrides: list[str]) -> int:
             texts += transcribe_cached(d, {"c": contexts}, root / f"transcripts-{unit}-contexts.json", cfg.asr.decode,
                                        long_form=cfg.long_form_contexts)["c"]
             heard[unit] = dict(zip([c for c, _ in said + contexts], texts))
+
+    asr_errors = transcript_errors(references, heard["char"]) if "char" in heard else {}
 
     def asr_text(uid, form, lang):  # a clip's transcript in a text form ("" when it has no audio)
         text = heard["phone" if form == "ipa" else "char"].get(uid, "")
@@ -132,7 +140,7 @@ def main(config_path: str, overrides: list[str]) -> int:
                     for lang, v in per_lang.items():
                         (scores.setdefault(task, {}).setdefault(column, {}).setdefault(metric, {})
                          .setdefault(lang, []).append(v))
-    write_report(cfg, root, scores, train_langs, test_langs, asr_dirs, (time.time() - t0) / 60)
+    write_report(cfg, root, scores, train_langs, test_langs, asr_dirs, (time.time() - t0) / 60, asr_errors)
     return 0
 
 
@@ -185,6 +193,19 @@ def speak_questions(items, out_dir: Path):
     spoken = {u.id: u for u in speak_texts([(q.id, q.language, q.text) for q in todo], out_dir)}
     print(f"espeak-ng read {len(spoken)} written questions in {time.time() - t:.0f} s", flush=True)
     return {s: [replace(i, question=spoken.get(i.question.id, i.question)) for i in its] for s, its in items.items()}
+
+
+def transcript_errors(references, heard) -> dict:
+    """{"questions"|"records": per-language CER/WER summary} of the char recognizer's transcripts of the test clips
+    (what the cascades read) against the text each clip says: the ASR error the cascades inherit."""
+    out = {}
+    for kind, utts in references.items():
+        rows = [{"language": u.language, "counts": error_counts(text_to_tokens(u.text),
+                                                                text_to_tokens(heard.get(u.id, "")), "char")}
+                for u in {u.id: u for u in utts}.values() if u.id in heard]
+        if rows:
+            out[kind] = summarize(rows)
+    return out
 
 
 def per_language(rows, values) -> dict[str, float]:
@@ -318,7 +339,8 @@ def comprehension(cfg, seed, out_dir: Path, items, forms, asr_text, frames, asr_
 # ----------------------------------------------------------------------------- report
 
 
-def write_report(cfg, root: Path, scores, train_langs, test_langs, asr_dirs, minutes: float) -> None:
+def write_report(cfg, root: Path, scores, train_langs, test_langs, asr_dirs, minutes: float,
+                 asr_errors: dict | None = None) -> None:
     marks = {lang: "zero-shot" for lang in test_langs if lang not in train_langs}
     parts = [f"Source: {cfg.data.source}; trained on {', '.join(train_langs)}; tested on {', '.join(test_langs)}; "
              f"seeds {cfg.seeds}; recognizers: " + ", ".join(f"{u} {d}" for u, d in asr_dirs.items())
@@ -341,10 +363,15 @@ def write_report(cfg, root: Path, scores, train_langs, test_langs, asr_dirs, min
                          "correctness: a model answering everything alike is perfectly consistent.\n\n"
                          f"| system | pairwise, all test languages | same, trained languages | same and right, trained "
                          f"languages |\n|---|---:|---:|---:|\n{rows}")
+    for kind, summary in (asr_errors or {}).items():  # seen: languages the QA models trained on
+        parts.append(f"## ASR: the char recognizer's transcripts of the test {kind} (what the cascades read)\n\n"
+                     f"Decoding `{cfg.asr.decode}`; CER and WER against the text each clip says.\n\n"
+                     + results_table(summary, seen=train_langs))
     parts.insert(1, trained_vs_zero_shot_table(scores, marks, ("accuracy", "f1", "record")))
     (root / "results.md").write_text("# Spoken question answering\n\n" + "\n\n".join(parts) + "\n", encoding="utf-8")
     (root / "results.json").write_text(json.dumps({"scores": scores, "train_langs": train_langs,
-                                                   "test_langs": test_langs, "minutes": minutes}, indent=1),
+                                                   "test_langs": test_langs, "minutes": minutes,
+                                                   "asr_errors": asr_errors or {}}, indent=1),
                                        encoding="utf-8")
     print("\n\n".join(parts), f"\nresults: {root / 'results.md'}", flush=True)
 

@@ -11,12 +11,14 @@ import sys
 from pathlib import Path
 
 import pytest
+from torchaudio.functional import edit_distance
 
 from polyvox.data.audio import load_audio
 from polyvox.data.corpora.qa import load_facts_qa
 from polyvox.data.synth.facts import corpus_paths
 from polyvox.multimodal.cascade import answer_questions, load_cascade
 from polyvox.multimodal.cli import load_answering, load_understanding
+from polyvox.speech.asr.vocab import text_to_tokens
 from polyvox.train.recipes import load_recipe
 
 RECIPES = Path(__file__).resolve().parents[2] / "recipes"
@@ -55,6 +57,19 @@ def test_both_tasks_every_system_in_the_tables(debug_run):
     _, items = load_facts_qa(corpus_paths(tmp / "corpus"))
     assert {i.id for i in items["test"]} <= set(heard) and not any(i.id in heard for i in items["train"]
                                                                     if not i.context_audio)
+    # the ASR error the cascades inherit: CER of the recipe's own transcripts against what each test clip says
+    assert "## ASR: the char recognizer's transcripts of the test questions" in md and "test records" in md
+    errors = json.loads((run / "results.json").read_text())["asr_errors"]
+    said = json.loads((run / "transcripts-char.json").read_text())["texts"]
+    records = {r.id: r for i in items["test"] for r in i.records}
+    edits = total = 0
+    for r in records.values():
+        ref, hyp = text_to_tokens(r.text), text_to_tokens(said[r.id])
+        ref, hyp = [" " if t == "|" else t for t in ref], [" " if t == "|" else t for t in hyp]
+        edits, total = edits + int(edit_distance(ref, hyp)), total + len(ref)
+    assert errors["records"]["all"]["utterances"] == len(records)
+    assert errors["records"]["all"]["cer"] == pytest.approx(edits / total)
+    assert set(errors["questions"]) == {"en", "ru", "de", "all"}
 
 
 @pytest.mark.slow
