@@ -45,6 +45,11 @@ class TtsModelConfig:
     reference: Literal["joint", "dse", "none"] = "joint"
     reference_channels: int = 128
     duration_channels: int = 192
+    # Tacotron-2 / FastSpeech-style residual postnet over the full-rate log-mel (0 = none): 1-D convolutions that
+    # refine the detail the reduction-r linear output smooths away; trained with L1 before and after it
+    postnet_layers: int = 0
+    postnet_channels: int = 128
+    postnet_kernel: int = 5
 
 
 @dataclass

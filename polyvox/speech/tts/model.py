@@ -4,6 +4,7 @@
         + prosody embedding --> duration predictor: log(1 + frames) per token (B, N)
     length regulator: each token's vector repeated for its duration (B, T, D)   (T decoder frames of 20 ms)
         + timbre embedding --> Conformer decoder --> linear --> log-mel (B, T * reduction, n_mels)
+        (--> optional residual convolutional postnet, ``postnet_layers`` > 0: log-mel + postnet(log-mel))
 
 The speaker comes from a reference clip, never from a speaker id, so a voice unseen in training can be cloned and
 no transcript of the reference is needed: :class:`ReferenceEncoder` (convolutions over its log-mel + attentive
@@ -69,6 +70,25 @@ def regulate_length(x: torch.Tensor, durations: torch.Tensor, token_lens: torch.
     return out, frame_lens
 
 
+class Postnet(nn.Module):
+    """Residual refinement of a log-mel: (B, T, n_mels) -> (B, T, n_mels), ``layers`` 1-D convolutions over time
+    (tanh between them, the last one linear), added to the input."""
+
+    def __init__(self, n_mels: int, channels: int, layers: int, kernel: int, dropout: float):
+        super().__init__()
+        sizes = [n_mels] + [channels] * (layers - 1) + [n_mels]
+        self.convs = nn.ModuleList(nn.Conv1d(a, b, kernel, padding=kernel // 2) for a, b in zip(sizes, sizes[1:]))
+        self.dropout = nn.Dropout(dropout)
+
+    def forward(self, mel: torch.Tensor) -> torch.Tensor:
+        x = mel.transpose(1, 2)
+        for i, conv in enumerate(self.convs):
+            x = conv(x)
+            if i < len(self.convs) - 1:
+                x = self.dropout(torch.tanh(x))
+        return mel + x.transpose(1, 2)
+
+
 class FastSpeech(nn.Module):
     """See the module docstring. ``vocab_size`` tokens (id 0 = padding), ``n_languages`` language ids."""
 
@@ -90,6 +110,8 @@ class FastSpeech(nn.Module):
         self.durations = DurationPredictor(d, cfg.duration_channels, cfg.dropout)
         self.decoder = Conformer(d, cfg.num_heads, cfg.ffn_dim, cfg.decoder_layers, cfg.conv_kernel, cfg.dropout)
         self.to_mel = nn.Linear(d, n_mels * cfg.reduction)
+        self.postnet = (Postnet(n_mels, cfg.postnet_channels, cfg.postnet_layers, cfg.postnet_kernel, cfg.dropout)
+                        if cfg.postnet_layers > 0 else None)
 
     def speaker_embeddings(self, ref_mels: torch.Tensor | None, ref_lens: torch.Tensor | None
                            ) -> tuple[torch.Tensor | None, torch.Tensor | None]:
@@ -108,21 +130,28 @@ class FastSpeech(nn.Module):
         dur_in = x + self.prosody_proj(prosody)[:, None, :] if prosody is not None else x
         return x, self.durations(dur_in, mask)
 
-    def decode(self, frames: torch.Tensor, frame_lens: torch.Tensor, languages: torch.Tensor, timbre=None):
-        """Decoder frames (B, T, D) -> log-mel (B, T * reduction, n_mels)."""
+    def decode(self, frames: torch.Tensor, frame_lens: torch.Tensor, languages: torch.Tensor, timbre=None,
+               with_coarse: bool = False):
+        """Decoder frames (B, T, D) -> log-mel (B, T * reduction, n_mels), after the postnet when there is one;
+        ``with_coarse``: (log-mel, the linear output before the postnet)."""
         x = frames + self.language_proj(self.language(languages))[:, None, :]
         if timbre is not None:
             x = x + self.timbre_proj(timbre)[:, None, :]
         x, _ = self.decoder(x, frame_lens.clamp(min=1))
-        mel = self.to_mel(x)  # (B, T, n_mels * r)
-        return mel.reshape(mel.shape[0], -1, self.n_mels)
+        coarse = self.to_mel(x)  # (B, T, n_mels * r)
+        coarse = coarse.reshape(coarse.shape[0], -1, self.n_mels)
+        mel = self.postnet(coarse) if self.postnet is not None else coarse
+        return (mel, coarse) if with_coarse else mel
 
-    def forward(self, tokens, token_lens, languages, durations, ref_mels=None, ref_lens=None):
+    def forward(self, tokens, token_lens, languages, durations, ref_mels=None, ref_lens=None, with_coarse=False):
         """Teacher-forced: ground-truth ``durations`` (B, N) in decoder frames. Returns (mel (B, T*r, n_mels),
-        predicted log(1 + frames) (B, N), frame_lens (B,))."""
+        predicted log(1 + frames) (B, N), frame_lens (B,)); ``with_coarse``: and the log-mel before the postnet."""
         timbre, prosody = self.speaker_embeddings(ref_mels, ref_lens)
         x, log_dur = self.encode(tokens, token_lens, languages, prosody)
         frames, frame_lens = regulate_length(x, durations, token_lens)
+        if with_coarse:
+            mel, coarse = self.decode(frames, frame_lens, languages, timbre, with_coarse=True)
+            return mel, log_dur, frame_lens, coarse
         return self.decode(frames, frame_lens, languages, timbre), log_dur, frame_lens
 
     @torch.no_grad()

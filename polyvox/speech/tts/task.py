@@ -142,12 +142,17 @@ def train_loader(cfg: TtsConfig, utts, durs, vocab: Vocab, languages, report=Non
 
 
 def losses(model: FastSpeech, batch: dict) -> dict[str, torch.Tensor]:
-    """L1 on the log-mel over valid frames and MSE on log(1 + frames) over tokens: {"mel", "duration"}."""
-    mel, log_dur, _ = model(batch["tokens"], batch["token_lens"], batch["languages"], batch["durations"],
-                            batch["ref_mels"], batch["ref_lens"])
+    """L1 on the log-mel over valid frames (with a postnet: the mean of the L1 before and after it) and MSE on
+    log(1 + frames) over tokens: {"mel", "duration"}."""
+    mel, log_dur, _, coarse = model(batch["tokens"], batch["token_lens"], batch["languages"], batch["durations"],
+                                    batch["ref_mels"], batch["ref_lens"], with_coarse=True)
     n = min(mel.shape[1], batch["mels"].shape[1])
     frame_mask = length_mask(batch["mel_lens"], n).unsqueeze(-1).float()
-    mel_loss = ((mel[:, :n] - batch["mels"][:, :n]).abs() * frame_mask).sum() / (frame_mask.sum() * mel.shape[2])
+
+    def l1(pred):
+        return ((pred[:, :n] - batch["mels"][:, :n]).abs() * frame_mask).sum() / (frame_mask.sum() * pred.shape[2])
+
+    mel_loss = l1(mel) if coarse is mel else (l1(mel) + l1(coarse)) / 2  # the same tensor without a postnet
     tok_mask = length_mask(batch["token_lens"], batch["tokens"].shape[1]).float()
     target = torch.log1p(batch["durations"].float())
     dur_loss = (((log_dur - target) ** 2) * tok_mask).sum() / tok_mask.sum()

@@ -58,6 +58,25 @@ def test_model_shapes_losses_and_inference(reference):
     assert (reference == "dse") == (model.prosody is not None) and (reference == "none") == (model.timbre is None)
 
 
+def test_postnet_refines_the_coarse_mel_and_both_are_trained():
+    cfg = TtsModelConfig(**{**TINY.__dict__, "postnet_layers": 3, "postnet_channels": 16})
+    torch.manual_seed(0)
+    model = FastSpeech(cfg, vocab_size=10, n_languages=2, n_mels=20)
+    tokens, token_lens, durs = torch.tensor([[3, 4, 5]]), torch.tensor([3]), torch.tensor([[2, 1, 3]])
+    ref = torch.randn(1, 30, 20), torch.tensor([30])
+    mel, _, _, coarse = model(tokens, token_lens, torch.tensor([0]), durs, *ref, with_coarse=True)
+    assert mel.shape == coarse.shape == (1, 6 * cfg.reduction, 20) and not torch.allclose(mel, coarse)
+    assert torch.allclose(mel, coarse + (model.postnet(coarse) - coarse))  # residual on the coarse mel
+    batch = {"tokens": tokens, "token_lens": token_lens, "languages": torch.tensor([0]), "durations": durs,
+             "mels": torch.randn(1, 12, 20), "mel_lens": torch.tensor([12]), "ref_mels": ref[0], "ref_lens": ref[1]}
+    task.losses(model, batch)["mel"].backward()
+    assert model.postnet.convs[0].weight.grad.abs().sum() > 0 and model.to_mel.weight.grad.abs().sum() > 0
+    model.eval()
+    out, _, _ = model.infer(tokens, token_lens, torch.tensor([0]), *ref)
+    assert out.shape[-1] == 20 and torch.isfinite(out).all()
+    assert FastSpeech(TINY, vocab_size=10, n_languages=2, n_mels=20).postnet is None  # off by default
+
+
 def test_collate_makes_durations_sum_to_the_mel(tmp_path):
     cfg = TtsConfig()
     utts, durs = [], {}
