@@ -445,9 +445,10 @@ class Augmenter:
             if fire["pitch"] < c.pitch_prob:
                 out = pitch_shift(out, float(rng.uniform(-c.pitch_semitones, c.pitch_semitones)), sr)
             if fire["reverb"] < c.reverb_prob:
-                bank = rir_bank(self.seed, float(c.rt60[0]), float(c.rt60[1]), sr)
+                rooms = (self.seed, float(c.rt60[0]), float(c.rt60[1]), sr)
+                bank = rir_bank(*rooms)
                 room = int(rng.integers(len(bank)))
-                out = reverberate(out, bank[room], rir_bank_spectra(self.seed, float(c.rt60[0]), float(c.rt60[1]), sr)[room])
+                out = reverberate(out, bank[room], rir_bank_spectra(*rooms)[room])
             if fire["eq"] < c.eq_prob:
                 out = random_eq(out, rng, c.eq_bands, c.eq_gain_db, sr)
             if fire["telephone"] < c.telephone_prob:

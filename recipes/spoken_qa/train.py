@@ -41,8 +41,8 @@ from polyvox.multimodal.asr_runs import ensure_asr_runs, transcribe_cached
 from polyvox.multimodal.cascade import cascade_texts, save_cascade
 from polyvox.multimodal.config import SpokenQAConfig
 from polyvox.multimodal.spoken_qa import predict_records, segment_contexts, train_selector
-from polyvox.speech.classify.frozen import encode_utterances, predict_frames, train_frame_classifier
 from polyvox.speech.asr.vocab import text_to_tokens
+from polyvox.speech.classify.frozen import encode_utterances, predict_frames, train_frame_classifier
 from polyvox.speech.classify.model import load_asr_encoder
 from polyvox.text.classify.run import classify_texts
 from polyvox.text.classify.task import train_text_classifier

@@ -109,8 +109,8 @@ HUNSPELL_CODES = {"gn": "gug"}  # espeak-ng code -> hunspell's file prefix where
 # Debian packages of the hunspell dictionaries that make a language usable (the Makefile installs them)
 HUNSPELL_PACKAGES = {"an": "hunspell-an", "gn": "hunspell-gug"}
 # Debian SWORD lexicons whose headwords are a language's words: Strong's Greek dictionary (public domain, 1890; its
-# ~5,500 New Testament headwords in polytonic Greek) for Ancient Greek. code -> (Debian package, zLD module path
-# without its suffix). The Makefile installs them.
+# New Testament headwords in polytonic Greek, 6,035 words) for Ancient Greek. code -> (Debian package, zLD module
+# path without its suffix). The Makefile installs them.
 SWORD_LEXICONS = {"grc": ("sword-dict-strongs-greek",
                           Path("/usr/share/sword/modules/lexdict/zld/strongsgreek/dict"))}
 # espeak-ng code -> CLDR locale where they differ
@@ -226,7 +226,8 @@ def sword_words(code: str) -> tuple[str, ...]:
 
     if code not in SWORD_LEXICONS or not Path(f"{SWORD_LEXICONS[code][1]}.zdt").exists():
         return ()
-    heads = [m for text in read_zld_entries(SWORD_LEXICONS[code][1]) for m in re.findall(r"<orth>([^<]+)</orth>", text)]
+    entries = read_zld_entries(SWORD_LEXICONS[code][1])
+    heads = [m for text in entries for m in re.findall(r"<orth>([^<]+)</orth>", text)]
     return _main_script_words(_split_names(heads), code)
 
 
