@@ -115,6 +115,9 @@ SWORD_LEXICONS = {"grc": ("sword-dict-strongs-greek",
                           Path("/usr/share/sword/modules/lexdict/zld/strongsgreek/dict"))}
 # espeak-ng code -> CLDR locale where they differ
 CLDR_LOCALES = {"cmn": "zh", "hyw": "hy"}
+# espeak-ng code -> the iso-codes catalogue in the language where the codes differ: Classical Nahuatl's voice reads
+# the Nahuatl ("nah") country names (Mēxihco, Xapon), which keep the classical orthography (tl, tz, hu, x)
+ISO_LOCALES = {"nci": "nah"}
 # espeak-ng languages whose CLDR text it cannot read back in the language (found by building a corpus of each)
 UNREADABLE = {
     # (cmn is read through pinyin: polyvox.data.espeak.READING_VOICES)
@@ -255,7 +258,8 @@ def offline_words(code: str, locale: str) -> tuple[tuple[str, ...], str]:
     cldr = cldr_words(locale) if locale else ()
     if len(cldr) >= MIN_CLDR_WORDS:
         return cldr, CLDR
-    parts = {CLDR: cldr, "iso-codes": iso_words(locale or code), "hunspell": hunspell_words(code),
+    parts = {CLDR: cldr, "iso-codes": iso_words(ISO_LOCALES.get(code, locale or code)),
+             "hunspell": hunspell_words(code),
              "sword": sword_words(code)}
     union = set().union(*parts.values())
     return _main_script_words(union, locale or code), "+".join(k for k, v in parts.items() if v)
@@ -286,8 +290,9 @@ def unavailable_languages() -> dict[str, str]:
                 else ""
             if code in SWORD_LEXICONS and not sword_words(code):
                 hint = f"; 'apt-get install {SWORD_LEXICONS[code][0]}' adds its words"
+            iso = len(iso_words(ISO_LOCALES.get(code, lang.source_code or code)))
             counts = (f"CLDR {len(cldr_words(lang.source_code)) if lang.source_code else 'has no locale'}, "
-                      f"iso-codes {len(iso_words(lang.source_code or code))}, hunspell {len(hunspell_words(code))}, "
+                      f"iso-codes {iso}, hunspell {len(hunspell_words(code))}, "
                       f"sword {len(sword_words(code))}")
             out[code] = f"{lang.name}: only {n} offline words ({counts}), fewer than {MIN_OFFLINE_WORDS}{hint}"
     return out

@@ -114,6 +114,13 @@ def test_ancient_greek_speaks_strongs_headwords():
 
 
 @needs_espeak
+def test_classical_nahuatl_reads_the_nahuatl_iso_names():
+    nci = words.languages()["nci"]  # no CLDR locale: the iso-codes "nah" catalogue (pycountry ships it) is its text
+    assert nci.source == "iso-codes" and len(words.word_pool("nci")) >= words.MIN_OFFLINE_WORDS
+    assert "Mēxihco" in words.word_pool("nci") and "Belgium" not in words.word_pool("nci")
+
+
+@needs_espeak
 def test_regional_varieties_speak_the_base_languages_text():
     langs = words.languages()
     assert len(langs) >= 100
