@@ -21,11 +21,12 @@ setup: system-deps $(VENV)/.installed
 FESTIVAL_VOICES := festvox-kallpc16k festvox-kdlpc16k festvox-italp16k festvox-itapc16k festvox-czech-dita \
   festvox-suopuhe-lj festvox-suopuhe-mv festvox-ca-ona-hts festvox-ru festvox-hi-nsk
 SYSTEM_PACKAGES := espeak-ng sox libsox-fmt-mp3 flite festival $(FESTIVAL_VOICES) hunspell-an hunspell-gug \
-  sword-dict-strongs-greek chromium-headless-shell
+  sword-dict-strongs-greek lojban-common chromium-headless-shell
 system-deps:
 	@command -v espeak-ng >/dev/null && command -v sox >/dev/null && command -v flite >/dev/null && \
 	  command -v text2wave >/dev/null && [ -d /usr/share/festival/voices/hindi ] && \
 	  [ -f /usr/share/hunspell/gug_PY.dic ] && [ -d /usr/share/sword/modules/lexdict/zld/strongsgreek ] && \
+	  [ -f /usr/share/lojban/gismu.txt ] && \
 	  command -v chromium-headless-shell >/dev/null || \
 	  ($(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $(SYSTEM_PACKAGES) >/dev/null)
 

@@ -113,6 +113,11 @@ HUNSPELL_PACKAGES = {"an": "hunspell-an", "gn": "hunspell-gug"}
 # path without its suffix). The Makefile installs them.
 SWORD_LEXICONS = {"grc": ("sword-dict-strongs-greek",
                           Path("/usr/share/sword/modules/lexdict/zld/strongsgreek/dict"))}
+# Debian word lists of a language, one word at the start of each line: Lojban's gismu (root words), cmavo
+# (structure words) and lujvo (compounds, "word:parts:..."). code -> (Debian package, files). The Makefile installs
+# them.
+WORD_LISTS = {"jbo": ("lojban-common", tuple(Path("/usr/share/lojban") / f"{name}.txt"
+                                             for name in ("gismu", "cmavo", "lujvo")))}
 # espeak-ng code -> CLDR locale where they differ
 CLDR_LOCALES = {"cmn": "zh", "hyw": "hy"}
 # espeak-ng code -> the iso-codes catalogue in the language where the codes differ: Classical Nahuatl's voice reads
@@ -235,6 +240,23 @@ def sword_words(code: str) -> tuple[str, ...]:
 
 
 @functools.lru_cache(maxsize=None)
+def word_list_words(code: str) -> tuple[str, ...]:
+    """The first word of every line of the installed :data:`WORD_LISTS` files of ``code`` (a leading "." of a
+    Lojban cmavo dropped; words with an apostrophe, ba'u, dropped like every non-letter), filtered like
+    :func:`cldr_words`; () when none is installed."""
+    import re
+
+    words = set()
+    for path in WORD_LISTS.get(code, ("", ()))[1]:
+        if path.exists():
+            for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+                first = re.split(r"[\s:]", line.strip(), maxsplit=1)[0].lstrip(".")
+                if _is_word(first):
+                    words.add(first)
+    return _main_script_words(words, code)
+
+
+@functools.lru_cache(maxsize=None)
 def cldr_words(locale: str) -> tuple[str, ...]:
     """Real words of a language in its own script from the localized names CLDR holds (via Babel): territories,
     languages, scripts, currencies, months and days. Words are split at spaces and hyphens, kept when they are letters
@@ -260,7 +282,7 @@ def offline_words(code: str, locale: str) -> tuple[tuple[str, ...], str]:
         return cldr, CLDR
     parts = {CLDR: cldr, "iso-codes": iso_words(ISO_LOCALES.get(code, locale or code)),
              "hunspell": hunspell_words(code),
-             "sword": sword_words(code)}
+             "sword": sword_words(code), "word-list": word_list_words(code)}
     union = set().union(*parts.values())
     return _main_script_words(union, locale or code), "+".join(k for k, v in parts.items() if v)
 
@@ -290,10 +312,12 @@ def unavailable_languages() -> dict[str, str]:
                 else ""
             if code in SWORD_LEXICONS and not sword_words(code):
                 hint = f"; 'apt-get install {SWORD_LEXICONS[code][0]}' adds its words"
+            if code in WORD_LISTS and not word_list_words(code):
+                hint = f"; 'apt-get install {WORD_LISTS[code][0]}' adds its words"
             iso = len(iso_words(ISO_LOCALES.get(code, lang.source_code or code)))
             counts = (f"CLDR {len(cldr_words(lang.source_code)) if lang.source_code else 'has no locale'}, "
                       f"iso-codes {iso}, hunspell {len(hunspell_words(code))}, "
-                      f"sword {len(sword_words(code))}")
+                      f"sword {len(sword_words(code))}, word lists {len(word_list_words(code))}")
             out[code] = f"{lang.name}: only {n} offline words ({counts}), fewer than {MIN_OFFLINE_WORDS}{hint}"
     return out
 

@@ -146,7 +146,7 @@ def test_cli(tmp_path, capsys):
     assert "| hi | Hindi | hi | wordfreq |" in listing and f"{len(languages())} corpus languages" in listing
     assert "| pt-br | Portuguese (Brazil) | pt-br | wordfreq |" in listing and "12 regional varieties" in listing
     assert "| sw | Swahili | sw | cldr |" in listing and "| cy | Welsh | cy | num2words | numbers |" in listing
-    assert "- jbo: Lojban: only" in listing  # a language with too little text says so
+    assert "- piqd: Klingon: only" in listing  # a language with too little text says so
 
 
 # ---------------------------------------------------------------- --words: utterance length

@@ -36,8 +36,8 @@ def test_languages_beyond_the_curated_table():
         words.resolve_language("yue")
     with pytest.raises(ValueError, match="'th' cannot be used for a corpus: .*letter by letter"):
         words.resolve_language("th")
-    with pytest.raises(ValueError, match=r"'jbo' cannot be used for a corpus: Lojban: only \d+ offline words"):
-        words.resolve_language("jbo")
+    with pytest.raises(ValueError, match=r"'piqd' cannot be used for a corpus: Klingon: only \d+ offline words"):
+        words.resolve_language("piqd")
     with pytest.raises(ValueError, match=r"unknown language code 'tl' \(Filipino\): espeak-ng has no voice for it"):
         words.resolve_language("tl")
     with pytest.raises(ValueError, match="unknown language code 'qqq'; run"):
@@ -111,6 +111,28 @@ def test_ancient_greek_speaks_strongs_headwords():
         return
     grc = words.languages()["grc"]
     assert grc.source == "sword" and grc.scripts == ("GREEK",) and len(words.word_pool("grc")) > 5000
+
+
+def test_word_lists_take_each_lines_first_word(tmp_path, monkeypatch):
+    gismu, lujvo = tmp_path / "gismu.txt", tmp_path / "lujvo.txt"
+    gismu.write_text(" 01436 Lojban   gismu list\n bacru   ba'u utter\n badna   banana\n", encoding="utf-8")
+    lujvo.write_text("ba'armo'a:barna+morna:pattern\nbanzu'e:banzu+zukte\nsludemcro:slume+cro\n.ai  UI1\n",
+                     encoding="utf-8")
+    monkeypatch.setitem(words.WORD_LISTS, "xx", ("xx-words", (gismu, lujvo, tmp_path / "absent.txt")))
+    words.word_list_words.cache_clear()
+    try:  # headers, apostrophes and absent files drop out; cmavo's leading "." goes
+        assert words.word_list_words("xx") == ("ai", "bacru", "badna", "sludemcro")
+    finally:
+        words.word_list_words.cache_clear()
+
+
+@needs_espeak
+def test_lojban_speaks_its_gismu_and_lujvo():
+    if not words.word_list_words("jbo"):  # lojban-common (the Makefile installs it)
+        assert "apt-get install lojban-common" in words.unavailable_languages()["jbo"]
+        return
+    assert "cldr+word-list" == words.languages()["jbo"].source and len(words.word_pool("jbo")) > 3000
+    assert {"bacru", "klama", "zarci"} <= set(words.word_pool("jbo"))
 
 
 @needs_espeak
