@@ -275,14 +275,14 @@ def cldr_words(locale: str) -> tuple[str, ...]:
 
 def offline_words(code: str, locale: str) -> tuple[tuple[str, ...], str]:
     """(words, source) of an espeak-ng language outside :data:`LANGUAGES`: CLDR's words when there are at least
-    :data:`MIN_CLDR_WORDS` (source "cldr"), else CLDR + iso-codes + hunspell together (source naming the parts that
-    gave words, e.g. "cldr+hunspell"; "sword" for a Debian SWORD lexicon)."""
+    :data:`MIN_CLDR_WORDS` (source "cldr"), else CLDR + iso-codes + hunspell + SWORD + Debian word lists together
+    (source naming the parts that gave words, e.g. "cldr+hunspell", "sword", "cldr+word-list")."""
     cldr = cldr_words(locale) if locale else ()
     if len(cldr) >= MIN_CLDR_WORDS:
         return cldr, CLDR
-    parts = {CLDR: cldr, "iso-codes": iso_words(ISO_LOCALES.get(code, locale or code)),
-             "hunspell": hunspell_words(code),
-             "sword": sword_words(code), "word-list": word_list_words(code)}
+    iso = iso_words(ISO_LOCALES.get(code, locale or code))
+    parts = {CLDR: cldr, "iso-codes": iso, "hunspell": hunspell_words(code), "sword": sword_words(code),
+             "word-list": word_list_words(code)}
     union = set().union(*parts.values())
     return _main_script_words(union, locale or code), "+".join(k for k, v in parts.items() if v)
 
