@@ -93,8 +93,31 @@ def pinyin(text: str) -> str:
     return " ".join("".join(lazy_pinyin(w, style=Style.TONE3, neutral_tone_with_five=True)) for w in text.split())
 
 
-READINGS = {"cmn-latn-pinyin": pinyin}  # espeak-ng voice -> what it reads instead of the text itself
-READING_VOICES = {"cmn": "cmn-latn-pinyin"}  # a language polyvox speaks through such a voice -> that voice
+# espeak-ng 1.51's Cherokee voice has rules for the Latin transliteration only and prints nothing for the syllabary
+# CLDR writes Cherokee in; each syllabary letter's Unicode name is its syllable ("CHEROKEE LETTER TSA" -> tsa). QU is
+# written gw, the usual romanization of /kʷ/, which the voice reads as ɡ w (its "j" would be dʒ, its "q" nothing).
+
+
+def cherokee_latin(text: str) -> str:
+    """Cherokee syllabary -> the Latin transliteration espeak-ng's chr voice reads ("ᏣᎳᎩ" -> "tsalagi",
+    "ᏆᏂᏏ" -> "gwanisi"); other characters are kept."""
+    import unicodedata
+
+    def syllable(ch: str) -> str:
+        name = unicodedata.name(ch, "")
+        for prefix in ("CHEROKEE LETTER ", "CHEROKEE SMALL LETTER "):
+            if name.startswith(prefix):
+                return name[len(prefix):].lower().replace("qu", "gw")
+        return ch
+
+    return "".join(syllable(ch) for ch in text)
+
+
+# espeak-ng voice -> what it reads instead of the text itself
+READINGS = {"cmn-latn-pinyin": pinyin, "chr": cherokee_latin}
+# a language polyvox speaks through such a voice -> that voice ("chr": espeak lists its Cherokee voice as
+# chr-US-Qaaa-x-west, a name it then rejects with a +variant, while "chr+m5" works)
+READING_VOICES = {"cmn": "cmn-latn-pinyin", "chr": "chr"}
 
 
 def espeak_reading(text: str, voice: str) -> str:

@@ -125,12 +125,11 @@ CLDR_LOCALES = {"cmn": "zh", "hyw": "hy"}
 ISO_LOCALES = {"nci": "nah"}
 # espeak-ng languages whose CLDR text it cannot read back in the language (found by building a corpus of each)
 UNREADABLE = {
-    # (cmn is read through pinyin: polyvox.data.espeak.READING_VOICES)
+    # (cmn is read through pinyin and chr through its Latin transliteration: polyvox.data.espeak.READING_VOICES)
     "yue": "espeak-ng 1.51 reads most Han characters as English letter names, and its Jyutping voice prints "
            "Jyutping letters (z, c for ts, tsʰ) rather than IPA",
     "my": "espeak-ng 1.51 aborts (buffer overflow) on some Burmese text and spells words out letter by letter "
           "(ကင်ညာ -> k ŋ ŋ t s)",
-    "chr": "espeak-ng 1.51's Cherokee voice prints no phonemes for the Cherokee syllabary CLDR writes it in",
     # clean characters, wrong segments (docs/corpus.md): kept out so no transcript is silently wrong
     "th": "espeak-ng 1.51's Thai rules spell many words out letter by letter (สวัสดี -> s a w m s a d s)",
 }
@@ -338,8 +337,7 @@ def _espeak_candidates() -> dict[str, tuple[Language, int]]:
             continue
         voice, name = parts[1], parts[3].replace("_", " ").strip()
         code = voice.split("-")[0]  # "chr-US-Qaaa-x-west" is espeak's only Cherokee voice: manifest code chr
-        if READING_VOICES.get(code, voice) != voice:
-            continue  # the language is spoken by its romanizing voice ("cmn" by "cmn-latn-pinyin"), listed too
+        voice = READING_VOICES.get(code, voice)  # spoken by its reading voice ("cmn" by "cmn-latn-pinyin")
         if voice in covered or code in covered or code in out:
             continue  # regional variants (en-gb, fr-be) of covered languages, or a language already listed
         locale = CLDR_LOCALES.get(code, code)

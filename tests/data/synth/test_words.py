@@ -177,6 +177,18 @@ def test_mandarin_is_written_in_han_and_read_through_pinyin():
     assert espeak_reading("中国", "cmn-latn-pinyin+f2") == "zhong1guo2" and espeak_reading("中国", "en") == "中国"
     assert corpus_phonemes("中国 美元", "cmn") == "ʈʂ oŋ k uo | m ei yæ n"
 
+@needs_espeak
+def test_cherokee_is_written_in_the_syllabary_and_read_through_its_transliteration():
+    from polyvox.data.espeak import espeak_reading
+    from polyvox.data.synth.corpus import corpus_phonemes
+
+    chr_ = words.resolve_language("chr")
+    assert chr_.voice == "chr" and chr_.scripts == ("CHEROKEE",) and "ᏣᎳᎩ" in words.word_pool("chr")
+    assert "chr" not in words.unavailable_languages()
+    # QU -> gw; the voice listed as chr-US-Qaaa-x-west is rejected by espeak-ng with a +variant, "chr+m5" is not
+    assert espeak_reading("ᏣᎳᎩ ᏆᏂᏏ", "chr+m5") == "tsalagi gwanisi" and espeak_reading("ᏣᎳᎩ", "en") == "ᏣᎳᎩ"
+    assert corpus_phonemes("ᏣᎳᎩ ᏆᏂᏏ", "chr") == "t s ɒː l ɒː ɡ ĩ | ɡ w ɒː n ĩː s ĩ"
+
 
 @needs_espeak
 def test_korean_corpus_splits_the_phonemes_espeak_joins(tmp_path):
