@@ -175,8 +175,57 @@ def _joining_names(lang: str | None) -> frozenset[str] | None:
     return JOINING_VOICE_PHONEMES.get(base_language(lang)) if lang else None
 
 
+# espeak-ng's Cantonese voice (yue) prints Jyutping, not IPA: onsets b d ɡ z unaspirated and p t k c aspirated, a
+# rhyme with its tone as a digit or a glued ɜ (tone 3: "aa1", "eoi5", "onɡ4", "oɜ") and codas m n p t k as tokens of
+# their own ("ɡ_w_ˈoɜ_k" for 國 gwok3), one space-separated word per syllable. Rewritten by position into IPA
+# (Matthews & Yip's values): a p t k after a rhyme is a coda, elsewhere an aspirated onset.
+JYUTPING_ONSETS = {"b": "p", "p": "pʰ", "d": "t", "t": "tʰ", "ɡ": "k", "k": "kʰ", "z": "ts", "c": "tsʰ"}
+JYUTPING_CODAS = {"p": "p", "t": "t", "k": "k"}  # unreleased p̚ t̚ k̚, written plain: panphon has no ̚
+JYUTPING_RHYMES = {
+    "aa": "aː", "aai": "aːi", "aau": "aːu", "a": "ɐ", "ai": "ɐi", "au": "ɐu", "e": "ɛː", "ei": "ei", "eu": "ɛːu",
+    "i": "iː", "iu": "iːu", "o": "ɔː", "oi": "ɔːi", "ou": "ou", "u": "uː", "ui": "uːy", "oe": "œː", "eo": "ɵ",
+    "eoi": "ɵy", "yu": "yː", "m": "m\u0329", "nɡ": "ŋ\u0329", "ŋ": "ŋ\u0329",  # syllabic m, ng (唔 m4, 五 ng5)
+}
+JYUTPING_BEFORE_VELAR = {"i": "ɪ", "u": "ʊ"}  # ing ik, ung uk: the short lax vowels
+
+
+def _jyutping_rhyme(token: str) -> str | None:
+    """A Jyutping rhyme token without stress and tone ("aa1" -> "aa", "oɜ" -> "o"), or None for any other token."""
+    bare = "".join(c for c in token if c not in STRESS_MARKS).rstrip("0123456789")
+    if len(bare) > 1 and bare.endswith("ɜ"):
+        bare = bare[:-1]
+    if bare == token:  # neither tone nor stress: a consonant ("m", "n") or an untoned rhyme espeak never prints
+        return None
+    return bare if bare in JYUTPING_RHYMES or (bare.endswith("nɡ") and bare[:-2] in JYUTPING_RHYMES) else None
+
+
+def jyutping_to_ipa(tokens: list[str]) -> list[str]:
+    """espeak-ng yue tokens of one word -> IPA tokens: ["ɡ", "w", "ˈoɜ", "k"] -> ["k", "w", "ɔː", "k"]; tones
+    dropped, a velar nasal rhyme split like Mandarin's ("inɡ1" -> "ɪ", "ŋ")."""
+    rhymes = [_jyutping_rhyme(t) for t in tokens]
+    out = []
+    for i, (tok, rhyme) in enumerate(zip(tokens, rhymes)):
+        nxt = tokens[i + 1] if i + 1 < len(tokens) else ""
+        if rhyme is not None:
+            vowel, nasal = (rhyme[:-2], ["ŋ"]) if rhyme.endswith("nɡ") and rhyme != "nɡ" else (rhyme, [])
+            velar = bool(nasal) or nxt == "k"
+            out += [JYUTPING_BEFORE_VELAR.get(vowel, JYUTPING_RHYMES[vowel]) if velar else JYUTPING_RHYMES[vowel],
+                    *nasal]
+        elif tok in JYUTPING_CODAS and i and rhymes[i - 1] is not None:
+            out.append(JYUTPING_CODAS[tok])
+        else:
+            out.append(JYUTPING_ONSETS.get(tok, tok))
+    return out
+
+
+# espeak-ng voices whose phoneme names need the word's context to become IPA: base language -> tokens -> tokens
+TOKEN_REWRITES = {"yue": jyutping_to_ipa}
+
+
 def _tokens(raw_word: str, lang: str | None) -> list[str]:
     tokens = raw_word.split("_")
+    if lang and (rewrite := TOKEN_REWRITES.get(base_language(lang))):
+        return rewrite([t for t in tokens if t])
     names = _joining_names(lang)
     if not names:
         return tokens
@@ -489,7 +538,10 @@ def parse_espeak(output: str, lang: str | None = None, *, sep: str = "_", drop_f
     for w in words:
         segs: list[str] = []
         if sep and sep in w:
-            for tok in w.split(sep):
+            tokens = w.split(sep)
+            if rewrite := TOKEN_REWRITES.get(base):
+                tokens = rewrite([t for t in tokens if t])
+            for tok in tokens:
                 if not tok:
                     continue
                 if segs and segs[-1] == "q" and tok == "1":  # fa ق/غ: espeak writes "q" then "1"

@@ -87,6 +87,18 @@ def test_mandarin_pinyin_voice_notation():
     assert invalid_segments("ts._ˌonɡ5_ts.h_i̪ɜ") == []
 
 
+def test_cantonese_jyutping_voice_is_rewritten_by_position():
+    from polyvox.data.ipa import jyutping_to_ipa, parse_espeak
+
+    # espeak-ng's yue prints Jyutping, one word per syllable: 國 gwok3 -> onset ɡ w, rhyme o + tone 3, coda k
+    assert jyutping_to_ipa(["ɡ", "w", "ˈoɜ", "k"]) == ["k", "w", "ɔː", "k"]
+    assert jyutping_to_ipa(["k", "ˈei4"]) == ["kʰ", "ei"]  # k before a rhyme: aspirated onset
+    assert clean_ipa("h_ˈoenɡ1_ ɡ_ˈonɡ2_ z_ˈunɡ1_ b_ˈaaɜ_t_ c_ˈeoi4_", "yue") == "h œː ŋ | k ɔː ŋ | ts ʊ ŋ | p aː t | tsʰ ɵy"
+    assert clean_ipa("ŋ5_ s_ˈi1_k_ m_ˈu4_n_", "yue") == "ŋ̩ | s ɪ k | m uː n"  # syllabic ng; i before k is ɪ
+    assert parse_espeak("z_ˈunɡ1_ ɡ_w_ˈoɜ_k_", "yue") == (["t͡s", "ʊ", "ŋ", "|", "k", "w", "ɔː", "k"], [])
+    assert clean_ipa("z_ˈunɡ1") == "z unɡ"  # other languages keep their tokens
+
+
 def test_korean_joined_phonemes_are_split_into_the_voices_phonemes():
     # espeak-ng's ko voice runs words together and sometimes drops the "_" at the join ("모습 핑크": p + ph)
     assert clean_ipa("m_o_s_ˈɯ_pph_ˈi_ŋ_kh_ɯ", "ko") == "m o s ɯ p pʰ i ŋ kʰ ɯ"

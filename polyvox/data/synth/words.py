@@ -126,8 +126,6 @@ ISO_LOCALES = {"nci": "nah"}
 # espeak-ng languages whose CLDR text it cannot read back in the language (found by building a corpus of each)
 UNREADABLE = {
     # (cmn is read through pinyin and chr through its Latin transliteration: polyvox.data.espeak.READING_VOICES)
-    "yue": "espeak-ng 1.51 reads most Han characters as English letter names, and its Jyutping voice prints "
-           "Jyutping letters (z, c for ts, tsʰ) rather than IPA",
     "my": "espeak-ng 1.51 aborts (buffer overflow) on some Burmese text and spells words out letter by letter "
           "(ကင်ညာ -> k ŋ ŋ t s)",
     # clean characters, wrong segments (docs/corpus.md): kept out so no transcript is silently wrong

@@ -32,8 +32,8 @@ def test_languages_beyond_the_curated_table():
     for code in ("sw", "ka", "am", "ml", "mr", "gu", "pa", "hy", "eu", "ga", "mt", "sq", "et", "af", "ne", "si"):
         assert langs[code].source == words.CLDR, code
     assert words.resolve_language("sw").name == "Swahili"
-    with pytest.raises(ValueError, match="'yue' cannot be used for a corpus: .*Han characters"):
-        words.resolve_language("yue")
+    with pytest.raises(ValueError, match="'my' cannot be used for a corpus: .*letter by letter"):
+        words.resolve_language("my")
     with pytest.raises(ValueError, match="'th' cannot be used for a corpus: .*letter by letter"):
         words.resolve_language("th")
     with pytest.raises(ValueError, match=r"'piqd' cannot be used for a corpus: Klingon: only \d+ offline words"):
@@ -176,6 +176,16 @@ def test_mandarin_is_written_in_han_and_read_through_pinyin():
     assert pinyin("中国 美元") == "zhong1guo2 mei3yuan2"  # one espeak word per word: word boundaries kept
     assert espeak_reading("中国", "cmn-latn-pinyin+f2") == "zhong1guo2" and espeak_reading("中国", "en") == "中国"
     assert corpus_phonemes("中国 美元", "cmn") == "ʈʂ oŋ k uo | m ei yæ n"
+
+@needs_espeak
+def test_cantonese_is_written_in_han_and_transcribed_from_its_jyutping_phonemes():
+    from polyvox.data.synth.corpus import corpus_phonemes
+
+    yue = words.resolve_language("yue")
+    assert yue.source == "cldr" and yue.scripts == ("CJK",) and "yue" not in words.unavailable_languages()
+    # one transcript word per syllable, as espeak-ng prints them; Jyutping mapped to IPA (polyvox.data.ipa)
+    assert corpus_phonemes("香港 八月", "yue") == "h œː ŋ | k ɔː ŋ | p aː t | j yː t"
+
 
 @needs_espeak
 def test_cherokee_is_written_in_the_syllabary_and_read_through_its_transliteration():
