@@ -12,7 +12,12 @@ EXTRAS := dev,demo
 
 .PHONY: setup system-deps main test test-fast bench lock doctor clean
 
-setup: system-deps $(VENV)/.installed
+# Debian packages that give corpus text but would pull in far more (libreoffice-l10n-tn depends on LibreOffice):
+# downloaded and unpacked into the venv, not installed (polyvox.data.synth.words.UNPACKED_DEBS).
+UNPACKED_DEBS := libreoffice-l10n-tn
+DEB_DIR := $(VENV)/share/polyvox-debs
+
+setup: system-deps $(VENV)/.installed $(addprefix $(DEB_DIR)/,$(UNPACKED_DEBS))
 
 # espeak-ng speaks the built-in corpus (and is its G2P); flite and festival voices (en, it, cs, fi, ca, ru, hi) speak
 # its other-engine and held-out-engine sets; hunspell dictionaries give Aragonese and Guarani their corpus text,
@@ -37,6 +42,11 @@ $(VENV)/.installed: pyproject.toml $(LOCK)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -c $(LOCK) -e ".[$(EXTRAS)]"
 	touch $@
+
+$(DEB_DIR)/%: | $(VENV)/.installed
+	rm -rf $@ $@.part && mkdir -p $@.part
+	cd $@.part && (apt-get download -qq $* 2>/dev/null || ($(SUDO) apt-get update -qq && apt-get download -qq $*))
+	dpkg-deb -x $@.part/*.deb $@ && rm -rf $@.part
 
 # Regenerate the lock from pyproject.toml, for Linux x86_64 + Python 3.11: `make lock` takes the newest versions the
 # ranges allow (on purpose, to take upstream releases); `make lock LOCK_UPGRADE=` keeps every pin already in the lock

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import random
+import sys
 import unicodedata
 from collections import Counter
 from dataclasses import dataclass
@@ -118,6 +119,12 @@ SWORD_LEXICONS = {"grc": ("sword-dict-strongs-greek",
 # them.
 WORD_LISTS = {"jbo": ("lojban-common", tuple(Path("/usr/share/lojban") / f"{name}.txt"
                                              for name in ("gismu", "cmavo", "lujvo")))}
+# Debian's LibreOffice translations of a language (gettext .mo catalogues of its menus and dialogs), for one that CLDR
+# and the dictionaries barely cover: Setswana's ~2,300 words (CLDR has 39). code -> (Debian package, the catalogues'
+# folder inside it). The package depends on LibreOffice itself (~60 MB installed), so `make setup` only unpacks its
+# .deb (220 KB) under UNPACKED_DEBS; a copy installed by apt-get is found too.
+GETTEXT_CATALOGS = {"tn": ("libreoffice-l10n-tn", "usr/lib/libreoffice/program/resource/tn/LC_MESSAGES")}
+UNPACKED_DEBS = Path(sys.prefix) / "share" / "polyvox-debs"  # <package>/ holds a .deb's files (Makefile)
 # espeak-ng code -> CLDR locale where they differ
 CLDR_LOCALES = {"cmn": "zh", "hyw": "hy"}
 # espeak-ng code -> the iso-codes catalogue in the language where the codes differ: Classical Nahuatl's voice reads
@@ -253,6 +260,72 @@ def word_list_words(code: str) -> tuple[str, ...]:
     return _main_script_words(words, code)
 
 
+# Google Fonts' sample texts of a language (gflanguages: excerpts of the Universal Declaration of Human Rights, set
+# as type specimens), all its scripts; the fields that hold running text, not the 1-4 letter mastheads or notes.
+SAMPLE_TEXT_FIELDS = ("styles", "tester", "poster_sm", "poster_md", "poster_lg", "specimen_48", "specimen_36",
+                      "specimen_32", "specimen_21", "specimen_16")
+
+
+@functools.lru_cache(maxsize=1)
+def _gf_languages() -> dict:
+    import gflanguages
+
+    return gflanguages.LoadLanguages()
+
+
+@functools.lru_cache(maxsize=None)
+def sample_text_words(code: str) -> tuple[str, ...]:
+    """Words of the gflanguages sample texts of ``code`` (:data:`SAMPLE_TEXT_FIELDS`; Hawaiian: "Ua noa i nā kānaka
+    apau ..."), filtered like :func:`cldr_words`."""
+    import re
+
+    texts = [getattr(lang.sample_text, field) for lang in _gf_languages().values() if lang.language == code
+             for field in SAMPLE_TEXT_FIELDS]
+    return _main_script_words(_split_names(re.split(r"[\s,.;:!?¿¡()]+", " ".join(texts))), code)
+
+
+def gettext_files(code: str) -> list[Path]:
+    """The ``.mo`` catalogues of :data:`GETTEXT_CATALOGS` for ``code``, installed or unpacked; [] when neither."""
+    package, folder = GETTEXT_CATALOGS.get(code, ("", ""))
+    for root in (Path("/"), UNPACKED_DEBS / package):
+        if folder and (root / folder).is_dir():
+            return sorted((root / folder).glob("*.mo"))
+    return []
+
+
+def _message_text(text: str) -> str:
+    """A UI message without markup, placeholders ("$(ARG1)", "%1", "\\n") and accelerator marks ("~Faele")."""
+    import re
+
+    text = re.sub(r"<[^>]*>|\$\([A-Za-z0-9_]+\)|%[A-Za-z0-9_]+|\\[nt]|&[a-z]+;", " ", text)
+    return text.replace("~", "").replace("&", "")
+
+
+@functools.lru_cache(maxsize=None)
+def gettext_words(code: str) -> tuple[str, ...]:
+    """Words of the translations in :func:`gettext_files` of ``code``, without those the English source of the same
+    message has too (names and untranslated terms: "LibreOffice", "Version"), words run together ("NalediChate")
+    and vowelless fragments ("tl"); filtered like :func:`cldr_words`. () when no catalogue is there."""
+    import re
+
+    from babel.messages.mofile import read_mo
+
+    words = set()
+    for path in gettext_files(code):
+        with path.open("rb") as f:
+            catalog = read_mo(f)
+        for message in catalog:
+            if not message.id or not message.string:
+                continue
+            ids = message.id if isinstance(message.id, (list, tuple)) else [message.id]
+            translations = message.string if isinstance(message.string, (list, tuple)) else [message.string]
+            source = {w.lower() for text in ids for w in _message_text(text).split()}
+            for w in _split_names(_message_text(t) for t in translations):
+                if w.lower() not in source and not re.search(r"[a-z][A-Z]", w) and re.search("[aeiouy]", w.lower()):
+                    words.add(w)
+    return _main_script_words(words, code)
+
+
 @functools.lru_cache(maxsize=None)
 def cldr_words(locale: str) -> tuple[str, ...]:
     """Real words of a language in its own script from the localized names CLDR holds (via Babel): territories,
@@ -272,14 +345,15 @@ def cldr_words(locale: str) -> tuple[str, ...]:
 
 def offline_words(code: str, locale: str) -> tuple[tuple[str, ...], str]:
     """(words, source) of an espeak-ng language outside :data:`LANGUAGES`: CLDR's words when there are at least
-    :data:`MIN_CLDR_WORDS` (source "cldr"), else CLDR + iso-codes + hunspell + SWORD + Debian word lists together
-    (source naming the parts that gave words, e.g. "cldr+hunspell", "sword", "cldr+word-list")."""
+    :data:`MIN_CLDR_WORDS` (source "cldr"), else CLDR + iso-codes + hunspell + SWORD + Debian word lists + UI
+    translations + gflanguages' sample texts together (source naming the parts that gave words, e.g.
+    "cldr+hunspell", "sword", "cldr+gettext", "cldr+iso-codes+sample-text")."""
     cldr = cldr_words(locale) if locale else ()
     if len(cldr) >= MIN_CLDR_WORDS:
         return cldr, CLDR
     iso = iso_words(ISO_LOCALES.get(code, locale or code))
     parts = {CLDR: cldr, "iso-codes": iso, "hunspell": hunspell_words(code), "sword": sword_words(code),
-             "word-list": word_list_words(code)}
+             "word-list": word_list_words(code), "gettext": gettext_words(code), "sample-text": sample_text_words(code)}
     union = set().union(*parts.values())
     return _main_script_words(union, locale or code), "+".join(k for k, v in parts.items() if v)
 
@@ -311,10 +385,14 @@ def unavailable_languages() -> dict[str, str]:
                 hint = f"; 'apt-get install {SWORD_LEXICONS[code][0]}' adds its words"
             if code in WORD_LISTS and not word_list_words(code):
                 hint = f"; 'apt-get install {WORD_LISTS[code][0]}' adds its words"
+            if code in GETTEXT_CATALOGS and not gettext_files(code):
+                hint = (f"; `make setup` adds its words (it unpacks Debian's {GETTEXT_CATALOGS[code][0]} into "
+                        f"{UNPACKED_DEBS})")
             iso = len(iso_words(ISO_LOCALES.get(code, lang.source_code or code)))
             counts = (f"CLDR {len(cldr_words(lang.source_code)) if lang.source_code else 'has no locale'}, "
                       f"iso-codes {iso}, hunspell {len(hunspell_words(code))}, "
-                      f"sword {len(sword_words(code))}, word lists {len(word_list_words(code))}")
+                      f"sword {len(sword_words(code))}, word lists {len(word_list_words(code))}, "
+                      f"UI translations {len(gettext_words(code))}, sample texts {len(sample_text_words(code))}")
             out[code] = f"{lang.name}: only {n} offline words ({counts}), fewer than {MIN_OFFLINE_WORDS}{hint}"
     return out
 

@@ -47,16 +47,20 @@ def test_languages_beyond_the_curated_table():
 @needs_espeak
 def test_small_languages_pool_cldr_iso_codes_and_hunspell():
     langs = words.languages()
-    assert langs["ht"].source == "cldr+iso-codes" and len(words.word_pool("ht")) >= words.MIN_OFFLINE_WORDS
+    assert langs["ht"].source == "cldr+iso-codes+sample-text" and len(words.word_pool("ht")) >= words.MIN_OFFLINE_WORDS
     assert set(words.iso_words("ht")) - set(words.cldr_words("ht"))  # iso-codes adds words CLDR lacks
-    assert langs["kl"].source == "cldr"  # under MIN_CLDR_WORDS, nothing else to add, still >= MIN_OFFLINE_WORDS
+    assert langs["kl"].source == "cldr+sample-text"  # under MIN_CLDR_WORDS: gflanguages' UDHR excerpt adds words
+    # Hawaiian: 48 CLDR + 15 iso-codes words alone are too few; its UDHR sample text makes 100+
+    assert langs["haw"].source == "cldr+iso-codes+sample-text"
+    assert len(words.word_pool("haw")) >= words.MIN_OFFLINE_WORDS
+    assert {"kānaka", "kānāwai"} <= set(words.sample_text_words("haw")) - set(words.cldr_words("haw"))
     assert words.offline_words("sw", "sw") == (words.cldr_words("sw"), "cldr")  # enough CLDR: pool unchanged
     if words.hunspell_files("gn"):  # hunspell-gug (the Makefile installs it)
         assert "hunspell" in langs["gn"].source and len(words.word_pool("gn")) > 1000
     else:
         assert "apt-get install hunspell-gug" in words.unavailable_languages()["gn"]
-    why = words.unavailable_languages()["haw"]
-    assert "Hawaiian: only" in why and "iso-codes" in why and f"fewer than {words.MIN_OFFLINE_WORDS}" in why
+    why = words.unavailable_languages()["quc"]
+    assert "K'iche': only" in why and "sample texts" in why and f"fewer than {words.MIN_OFFLINE_WORDS}" in why
 
 
 def test_hunspell_stems_are_read_in_the_dictionarys_encoding(tmp_path, monkeypatch):
@@ -110,7 +114,7 @@ def test_ancient_greek_speaks_strongs_headwords():
         assert "apt-get install sword-dict-strongs-greek" in words.unavailable_languages()["grc"]
         return
     grc = words.languages()["grc"]
-    assert grc.source == "sword" and grc.scripts == ("GREEK",) and len(words.word_pool("grc")) > 5000
+    assert grc.source == "sword+sample-text" and grc.scripts == ("GREEK",) and len(words.word_pool("grc")) > 5000
 
 
 def test_word_lists_take_each_lines_first_word(tmp_path, monkeypatch):
@@ -126,12 +130,46 @@ def test_word_lists_take_each_lines_first_word(tmp_path, monkeypatch):
         words.word_list_words.cache_clear()
 
 
+def test_gettext_words_are_the_translations_without_the_sources_words(tmp_path, monkeypatch):
+    from babel.messages.catalog import Catalog
+    from babel.messages.mofile import write_mo
+
+    catalog = Catalog(locale="en")  # a stand-in language: what matters is the msgid/msgstr pairs
+    catalog.add("~Save the file", "~Boloka faele")  # accelerator "~" dropped
+    catalog.add("LibreOffice Version", "Version ya LibreOffice")  # source words (names, untranslated) dropped
+    catalog.add("Star Chart", "NalediChate")  # words run together dropped
+    catalog.add("$(ARG1) lines", "$(ARG1) mela tl <b>dumela</b>")  # placeholders, markup, vowelless fragment
+    catalog.add("Same", "Same")
+    folder = tmp_path / "xx-l10n" / "usr/share/xx/LC_MESSAGES"
+    folder.mkdir(parents=True)
+    with (folder / "ui.mo").open("wb") as f:
+        write_mo(f, catalog)
+    monkeypatch.setattr(words, "UNPACKED_DEBS", tmp_path)
+    monkeypatch.setitem(words.GETTEXT_CATALOGS, "xx", ("xx-l10n", "usr/share/xx/LC_MESSAGES"))
+    words.gettext_words.cache_clear()
+    try:
+        assert words.gettext_files("xx") == [folder / "ui.mo"]
+        assert words.gettext_words("xx") == ("Boloka", "dumela", "faele", "mela", "ya")
+    finally:
+        words.gettext_words.cache_clear()
+
+
+@needs_espeak
+def test_setswana_speaks_libreoffices_translations():
+    if not words.gettext_files("tn"):  # `make setup` unpacks Debian's libreoffice-l10n-tn into the venv
+        assert "`make setup` adds its words" in words.unavailable_languages()["tn"]
+        return
+    tn = words.languages()["tn"]
+    assert tn.source == "cldr+gettext+sample-text" and len(words.word_pool("tn")) > 2000
+    assert {"dumela", "boloka", "faele"} <= set(words.word_pool("tn")) and "LibreOffice" not in words.word_pool("tn")
+
+
 @needs_espeak
 def test_lojban_speaks_its_gismu_and_lujvo():
     if not words.word_list_words("jbo"):  # lojban-common (the Makefile installs it)
         assert "apt-get install lojban-common" in words.unavailable_languages()["jbo"]
         return
-    assert "cldr+word-list" == words.languages()["jbo"].source and len(words.word_pool("jbo")) > 3000
+    assert "cldr+word-list+sample-text" == words.languages()["jbo"].source and len(words.word_pool("jbo")) > 3000
     assert {"bacru", "klama", "zarci"} <= set(words.word_pool("jbo"))
 
 
