@@ -67,7 +67,7 @@ def ensure_asr_run(asr, unit: str, manifests: Mapping[str, Sequence[str | Path]]
            f"data.train_manifests={paths('train')}", f"data.dev_manifests={paths('dev')}",
            f"data.test_manifests={paths('test')}", f"data.train_langs={json.dumps(asr.langs)}",
            "data.corpus.heldout_engines=[]", f"train.max_steps={steps}", f"train.eval_every={steps}",
-           f"threads={threads}", *asr.overrides]
+           f"threads={threads}", "test_greedy=false", *asr.overrides]  # the cascades read its own decoding only
     if init_from:
         if not (Path(init_from) / MODEL_FILE).exists():
             raise SystemExit(f"asr.char_init: {init_from} holds no trained CTC run ({MODEL_FILE} missing)")
@@ -77,11 +77,30 @@ def ensure_asr_run(asr, unit: str, manifests: Mapping[str, Sequence[str | Path]]
     return run_dir
 
 
+def run_test_transcripts(run_dir: Path, test_manifests: Sequence[str | Path]) -> dict[str, str]:
+    """{clip id: transcript} from a run's own test predictions (``predictions.jsonl``, decoded with the run's decode
+    section after training) when its test set was exactly ``test_manifests``, else {}: a recipe that trained the
+    recognizer on its corpus need not decode the same test clips a second time."""
+    import yaml
+
+    config, predictions = run_dir / "config.yaml", run_dir / "predictions.jsonl"
+    if not (config.exists() and predictions.exists()):
+        return {}
+    tested = (yaml.safe_load(config.read_text(encoding="utf-8")) or {}).get("data", {}).get("test_manifests", [])
+    if [str(Path(p).resolve()) for p in tested] != [str(Path(p).resolve()) for p in test_manifests]:
+        return {}
+    rows = (json.loads(line) for line in predictions.read_text(encoding="utf-8").splitlines() if line.strip())
+    return {r["id"]: r["hyp"] for r in rows}
+
+
 def transcribe_cached(run_dir: Path, items: Mapping[str, Sequence[tuple[str, str]]], cache: Path,
-                      decode: str = "greedy", chunk: int = 256, long_form: bool = False) -> dict[str, list[str]]:
+                      decode: str = "greedy", chunk: int = 256, long_form: bool = False,
+                      test_manifests: Sequence[str | Path] = ()) -> dict[str, list[str]]:
     """{split: transcripts in row order} of ``items`` ({split: [(id, audio path)]}), cached in ``cache`` (keyed by
     id, invalidated when the recognizer's weights, the decode setting or ``long_form`` change). ``long_form``
-    decodes each clip piece by piece between its pauses (:func:`polyvox.speech.asr.run.transcribe_long`)."""
+    decodes each clip piece by piece between its pauses (:func:`polyvox.speech.asr.run.transcribe_long`). With
+    ``decode: run``, clips of ``test_manifests`` that the run was tested on take its test transcripts
+    (:func:`run_test_transcripts`) instead of being decoded again."""
     from polyvox.data.audio import load_audio
     from polyvox.speech.asr.decoding import DecodeConfig
     from polyvox.speech.asr.run import load_run, transcribe, transcribe_long
@@ -91,6 +110,13 @@ def transcribe_cached(run_dir: Path, items: Mapping[str, Sequence[tuple[str, str
     saved = json.loads(cache.read_text(encoding="utf-8")) if cache.exists() else {}
     if saved.get("stamp") != stamp:
         saved = {"stamp": stamp, "texts": {}}
+    known = len(saved["texts"])
+    if decode == "run" and not long_form and test_manifests:
+        tested = run_test_transcripts(run_dir, test_manifests)
+        for rows in items.values():
+            saved["texts"].update({i: tested[i] for i, _ in rows if i in tested and i not in saved["texts"]})
+        if len(saved["texts"]) > known:
+            print(f"{run_dir.name}: {len(saved['texts']) - known} clips transcribed by its own test", flush=True)
     todo = list(dict.fromkeys((i, a) for rows in items.values() for i, a in rows if i not in saved["texts"]))
     if todo:
         run = load_run(run_dir, decode=DecodeConfig() if decode == "greedy" else None)
@@ -100,7 +126,8 @@ def transcribe_cached(run_dir: Path, items: Mapping[str, Sequence[tuple[str, str
             decode_clips = transcribe_long if long_form else transcribe
             for (uid, _), text in zip(part, decode_clips(run, [load_audio(a)[0] for _, a in part])):
                 saved["texts"][uid] = text
+        print(f"{run_dir.name}: transcribed {len(todo)} clips in {time.time() - t:.0f} s", flush=True)
+    if len(saved["texts"]) > known:
         cache.parent.mkdir(parents=True, exist_ok=True)
         cache.write_text(json.dumps(saved, ensure_ascii=False), encoding="utf-8")
-        print(f"{run_dir.name}: transcribed {len(todo)} clips in {time.time() - t:.0f} s", flush=True)
     return {s: [saved["texts"][i] for i, _ in rows] for s, rows in items.items()}

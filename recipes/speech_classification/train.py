@@ -66,7 +66,8 @@ def main(config_path: str, overrides: list[str]) -> int:
     asr_dirs = ensure_asr_runs(cfg.asr, units, manifests, root, cfg.threads)
     needed = {"phone" if f == "ipa" else "char" for f in forms}
     clips = {s: [(u.id, u.audio) for u in utts] for s, utts in splits.items()}
-    transcripts = {unit: transcribe_cached(asr_dirs[unit], clips, root / f"transcripts-{unit}.json", cfg.asr.decode)
+    transcripts = {unit: transcribe_cached(asr_dirs[unit], clips, root / f"transcripts-{unit}.json", cfg.asr.decode,
+                                           test_manifests=manifests["test"])
                    for unit in needed}
 
     # ---- every text form, gold and recognized

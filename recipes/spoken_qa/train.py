@@ -94,7 +94,8 @@ def main(config_path: str, overrides: list[str]) -> int:
     heard = {}  # unit -> clip id -> transcript
     for unit, d in asr_dirs.items():
         if {"char": {"native", "romanized"}, "phone": {"ipa"}}[unit] & set(forms):
-            texts = transcribe_cached(d, {"q": said}, root / f"transcripts-{unit}.json", cfg.asr.decode)["q"]
+            texts = transcribe_cached(d, {"q": said}, root / f"transcripts-{unit}.json", cfg.asr.decode,
+                                      test_manifests=asr_manifests.get("test", ()))["q"]
             texts += transcribe_cached(d, {"c": contexts}, root / f"transcripts-{unit}-contexts.json", cfg.asr.decode,
                                        long_form=cfg.long_form_contexts)["c"]
             heard[unit] = dict(zip([c for c, _ in said + contexts], texts))

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 from torchaudio.functional import edit_distance
 
 from polyvox.data.audio import load_audio
@@ -68,6 +69,10 @@ def test_both_tasks_every_system_in_the_tables(debug_run):
         ref, hyp = [" " if t == "|" else t for t in ref], [" " if t == "|" else t for t in hyp]
         edits, total = edits + int(edit_distance(ref, hyp)), total + len(ref)
     assert errors["records"]["all"]["utterances"] == len(records)
+    # the test clips the recipe's char recognizer was tested on are its test transcripts, not decoded again
+    tested = [json.loads(l) for l in (run / "asr-char" / "predictions.jsonl").read_text().splitlines()]
+    assert {r["id"]: r["hyp"] for r in tested if r["id"] in records} == {i: said[i] for i in records}
+    assert yaml.safe_load((run / "asr-char" / "config.yaml").read_text())["test_greedy"] is False
     assert errors["records"]["all"]["cer"] == pytest.approx(edits / total)
     assert set(errors["questions"]) == {"en", "ru", "de", "all"}
 

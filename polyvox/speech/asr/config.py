@@ -51,6 +51,9 @@ class AsrConfig:
     protocol: Literal["standard", "transfer"] = "standard"  # transfer: one run per train language
     init_from: str = ""  # a trained run to start from: same unit, vocab extended; other unit, its encoder + a new head
     threads: int = 0  # torch CPU threads; 0 = torch's default. 1 avoids oversubscription on shared CPUs
+    # with beam search, the test set is decoded greedily too (the table of what the decoder and LM buy); a recipe that
+    # only needs the run's own decoding turns it off (a second pass over the test set)
+    test_greedy: bool = True
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     decode: DecodeConfig = field(default_factory=DecodeConfig)

@@ -168,7 +168,7 @@ def test_and_report(cfg: AsrConfig, run_dir: Path, test_utts: Sequence[Utterance
     on_error, unit, decoding = cfg.data.on_error, cfg.data.unit, describe_decoding(cfg.decode)
     summary, rows = evaluate_utterances(run, test_utts, on_error=on_error, report_path=report)
     greedy = None  # with beam search, the greedy table too: what the decoder and LM buy
-    if run.decoder is not None:
+    if run.decoder is not None and cfg.test_greedy:
         greedy, _ = evaluate_utterances(dataclasses.replace(run, decoder=None), test_utts, on_error=on_error,
                                         report_path=report)
     with open(run_dir / "predictions.jsonl", "w", encoding="utf-8") as f:
