@@ -481,6 +481,8 @@ def resolve_language(code: str) -> Language:
     speaks has no corpus."""
     key = code.strip().lower()
     key = ALIASES.get(key, key)
+    if key in LANGUAGES:  # no need to list every espeak-ng language's offline words (seconds) for a curated one
+        return LANGUAGES[key]
     available = languages()
     if key in available:
         return available[key]
