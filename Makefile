@@ -19,17 +19,19 @@ DEB_DIR := $(VENV)/share/polyvox-debs
 
 setup: system-deps $(VENV)/.installed $(addprefix $(DEB_DIR)/,$(UNPACKED_DEBS))
 
-# espeak-ng speaks the built-in corpus (and is its G2P); flite and festival voices (en, it, cs, fi, ca, ru, hi) speak
-# its other-engine and held-out-engine sets; hunspell dictionaries give Aragonese and Guarani their corpus text,
-# Strong's Greek dictionary (a SWORD lexicon) Ancient Greek's;
+# espeak-ng speaks the built-in corpus (and is its G2P); flite and festival voices (en, it, cs, fi, ca, ru, hi, mr,
+# te) speak its other-engine and held-out-engine sets; hunspell dictionaries give Aragonese and Guarani their corpus
+# text, Strong's Greek dictionary (a SWORD lexicon) Ancient Greek's, Debian's Lojban word lists Lojban's;
 # sox is used by some tests to write real MP3 clips; the demo's browser tests drive chromium-headless-shell.
 FESTIVAL_VOICES := festvox-kallpc16k festvox-kdlpc16k festvox-italp16k festvox-itapc16k festvox-czech-dita \
-  festvox-suopuhe-lj festvox-suopuhe-mv festvox-ca-ona-hts festvox-ru festvox-hi-nsk
+  festvox-czech-ph festvox-suopuhe-lj festvox-suopuhe-mv festvox-ca-ona-hts festvox-ru festvox-hi-nsk festvox-mr-nsk \
+  festvox-te-nsk
 SYSTEM_PACKAGES := espeak-ng sox libsox-fmt-mp3 flite festival $(FESTIVAL_VOICES) hunspell-an hunspell-gug \
   sword-dict-strongs-greek lojban-common chromium-headless-shell
 system-deps:
 	@command -v espeak-ng >/dev/null && command -v sox >/dev/null && command -v flite >/dev/null && \
 	  command -v text2wave >/dev/null && [ -d /usr/share/festival/voices/hindi ] && \
+	  [ -d /usr/share/festival/voices/telugu ] && [ -d /usr/share/festival/voices/czech/czech_ph ] && \
 	  [ -f /usr/share/hunspell/gug_PY.dic ] && [ -d /usr/share/sword/modules/lexdict/zld/strongsgreek ] && \
 	  [ -f /usr/share/lojban/gismu.txt ] && \
 	  command -v chromium-headless-shell >/dev/null || \

@@ -38,7 +38,7 @@ ENGINES = {
     "flite": Engine("flite", "flite", "flite"),
     "festival": Engine("festival", "text2wave", "festival festvox-kallpc16k (more voices: festvox-*)"),
 }
-# Debian packages of festival voices by language (the Makefile installs those of en, it, cs, fi, ca, ru, hi)
+# Debian packages of festival voices by language (the Makefile installs all of them)
 FESTIVAL_PACKAGES = {
     "en": "festvox-kallpc16k festvox-kdlpc16k", "it": "festvox-italp16k festvox-itapc16k",
     "cs": "festvox-czech-dita festvox-czech-ph", "fi": "festvox-suopuhe-lj festvox-suopuhe-mv",

@@ -61,7 +61,7 @@ def test_missing_engine_is_reported_and_left_out(tmp_path, monkeypatch, capsys):
 def test_festival_voices_of_other_languages_read_their_own_script(tmp_path):
     """Each language folder gets the text encoding its front end reads: with the wrong one festival spells the bytes
     out (Czech in UTF-8 took 18 s for a 3 s sentence), so speech per character of text stays short."""
-    langs = [c for c in ("cs", "fi", "ru", "hi", "ca", "it") if engines.voices("festival", c)]
+    langs = [c for c in ("cs", "fi", "ru", "hi", "mr", "te", "ca", "it") if engines.voices("festival", c)]
     if len(langs) < 2:
         pytest.skip("festvox voices of other languages not installed (make system-deps installs them)")
     assert engines.festival_encoding("czech_dita") == "iso-8859-2" or "cs" not in langs
