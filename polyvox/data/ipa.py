@@ -218,8 +218,22 @@ def jyutping_to_ipa(tokens: list[str]) -> list[str]:
     return out
 
 
+# espeak-ng 1.51's German phoneme UR (ʊ and r as one phoneme: kurz, durch, Turm) has no IPA spelling, so its de
+# voice prints "??" for it. Every "??" of that voice is UR (20,000 wordfreq words checked against its -x mnemonics),
+# so it is written as the voice writes O r in dort: ʊ ɾ.
+def german_ur(tokens: list[str]) -> list[str]:
+    """espeak-ng de tokens of one word with "??" (its phoneme UR) as ʊ ɾ: ["t", "ˈ??", "m"] -> ["t", "ˈʊ", "ɾ", "m"]."""
+    out = []
+    for tok in tokens:
+        if tok.lstrip(STRESS_MARKS) == "??":
+            out += [tok[: len(tok) - 2] + "ʊ", "ɾ"]
+        else:
+            out.append(tok)
+    return out
+
+
 # espeak-ng voices whose phoneme names need the word's context to become IPA: base language -> tokens -> tokens
-TOKEN_REWRITES = {"yue": jyutping_to_ipa}
+TOKEN_REWRITES = {"yue": jyutping_to_ipa, "de": german_ur}
 
 
 def _tokens(raw_word: str, lang: str | None) -> list[str]:

@@ -3,7 +3,7 @@
 
 import pytest
 
-from polyvox.data.ipa import clean_ipa, invalid_segments, is_ipa_segment, language_switches
+from polyvox.data.ipa import clean_ipa, invalid_segments, is_ipa_segment, language_switches, parse_espeak
 
 
 @pytest.mark.parametrize(
@@ -88,7 +88,7 @@ def test_mandarin_pinyin_voice_notation():
 
 
 def test_cantonese_jyutping_voice_is_rewritten_by_position():
-    from polyvox.data.ipa import jyutping_to_ipa, parse_espeak
+    from polyvox.data.ipa import jyutping_to_ipa
 
     # espeak-ng's yue prints Jyutping, one word per syllable: 國 gwok3 -> onset ɡ w, rhyme o + tone 3, coda k
     assert jyutping_to_ipa(["ɡ", "w", "ˈoɜ", "k"]) == ["k", "w", "ɔː", "k"]
@@ -97,6 +97,13 @@ def test_cantonese_jyutping_voice_is_rewritten_by_position():
     assert clean_ipa("ŋ5_ s_ˈi1_k_ m_ˈu4_n_", "yue") == "ŋ̩ | s ɪ k | m uː n"  # syllabic ng; i before k is ɪ
     assert parse_espeak("z_ˈunɡ1_ ɡ_w_ˈoɜ_k_", "yue") == (["t͡s", "ʊ", "ŋ", "|", "k", "w", "ɔː", "k"], [])
     assert clean_ipa("z_ˈunɡ1") == "z unɡ"  # other languages keep their tokens
+
+
+def test_german_ur_phoneme_without_ipa_is_written_like_its_o_r():
+    # espeak-ng 1.51's de voice prints "??" for its phoneme UR (Turm: t_ˈ??_m); other languages keep "??" as unknown
+    assert clean_ipa("t_ˈ??_m d_ˈɔ_ɾ_t", "de") == "t ʊ ɾ m | d ɔ ɾ t"
+    assert invalid_segments("k_ˈ??_ts", "de") == [] and invalid_segments("k_ˈ??_ts", "om") == ["??"]
+    assert parse_espeak("d_ˈ??_ç", "de", warn=False) == (["d", "ʊ", "ɾ", "ç"], [])
 
 
 def test_korean_joined_phonemes_are_split_into_the_voices_phonemes():
