@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import random
+import re
 import sys
 import unicodedata
 from collections import Counter
@@ -234,8 +235,6 @@ def read_zld_entries(module: Path) -> list[str]:
 def sword_words(code: str) -> tuple[str, ...]:
     """Headwords (``<orth>`` without a ``type``) of the installed SWORD lexicon of ``code``
     (:data:`SWORD_LEXICONS`), filtered like :func:`cldr_words`; () when it is not installed."""
-    import re
-
     if code not in SWORD_LEXICONS or not Path(f"{SWORD_LEXICONS[code][1]}.zdt").exists():
         return ()
     entries = read_zld_entries(SWORD_LEXICONS[code][1])
@@ -248,8 +247,6 @@ def word_list_words(code: str) -> tuple[str, ...]:
     """The first word of every line of the installed :data:`WORD_LISTS` files of ``code`` (a leading "." of a
     Lojban cmavo dropped; words with an apostrophe, ba'u, dropped like every non-letter), filtered like
     :func:`cldr_words`; () when none is installed."""
-    import re
-
     words = set()
     for path in WORD_LISTS.get(code, ("", ()))[1]:
         if path.exists():
@@ -277,8 +274,6 @@ def _gf_languages() -> dict:
 def sample_text_words(code: str) -> tuple[str, ...]:
     """Words of the gflanguages sample texts of ``code`` (:data:`SAMPLE_TEXT_FIELDS`; Hawaiian: "Ua noa i nā kānaka
     apau ..."), filtered like :func:`cldr_words`."""
-    import re
-
     texts = [getattr(lang.sample_text, field) for lang in _gf_languages().values() if lang.language == code
              for field in SAMPLE_TEXT_FIELDS]
     return _main_script_words(_split_names(re.split(r"[\s,.;:!?¿¡()]+", " ".join(texts))), code)
@@ -295,8 +290,6 @@ def gettext_files(code: str) -> list[Path]:
 
 def _message_text(text: str) -> str:
     """A UI message without markup, placeholders ("$(ARG1)", "%1", "\\n") and accelerator marks ("~Faele")."""
-    import re
-
     text = re.sub(r"<[^>]*>|\$\([A-Za-z0-9_]+\)|%[A-Za-z0-9_]+|\\[nt]|&[a-z]+;", " ", text)
     return text.replace("~", "").replace("&", "")
 
@@ -306,8 +299,6 @@ def gettext_words(code: str) -> tuple[str, ...]:
     """Words of the translations in :func:`gettext_files` of ``code``, without those the English source of the same
     message has too (names and untranslated terms: "LibreOffice", "Version"), words run together ("NalediChate")
     and vowelless fragments ("tl"); filtered like :func:`cldr_words`. () when no catalogue is there."""
-    import re
-
     from babel.messages.mofile import read_mo
 
     words = set()
