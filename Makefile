@@ -13,7 +13,7 @@ EXTRAS := dev,demo
 .PHONY: setup system-deps main test test-fast bench lock doctor clean
 
 # Debian packages that give corpus text but would pull in far more (libreoffice-l10n-tn depends on LibreOffice):
-# downloaded and unpacked into the venv, not installed (polyvox.data.synth.words.UNPACKED_DEBS).
+# downloaded and unpacked into the venv, not installed (polyvox.data.synth.text_sources.UNPACKED_DEBS).
 UNPACKED_DEBS := libreoffice-l10n-tn
 DEB_DIR := $(VENV)/share/polyvox-debs
 

@@ -10,7 +10,7 @@ import pytest
 
 from polyvox.data.ipa import is_ipa_segment
 from polyvox.data.manifest import read_manifest
-from polyvox.data.synth import words
+from polyvox.data.synth import text_sources, words
 
 needs_espeak = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng not installed")
 
@@ -65,7 +65,7 @@ def test_small_languages_pool_cldr_iso_codes_and_hunspell():
 
 
 def test_hunspell_stems_are_read_in_the_dictionarys_encoding(tmp_path, monkeypatch):
-    monkeypatch.setattr(words, "HUNSPELL_DIR", tmp_path)
+    monkeypatch.setattr(text_sources, "HUNSPELL_DIR", tmp_path)
     (tmp_path / "xx_YY.aff").write_bytes(b"SET ISO8859-1\nTRY abc\n")
     (tmp_path / "xx_YY.dic").write_bytes("4\ncaf\u00e9/S\nna\u00efve\tpo:adj\nNATO\nx\n".encode("latin-1"))
     words.hunspell_words.cache_clear()
@@ -145,7 +145,7 @@ def test_gettext_words_are_the_translations_without_the_sources_words(tmp_path, 
     folder.mkdir(parents=True)
     with (folder / "ui.mo").open("wb") as f:
         write_mo(f, catalog)
-    monkeypatch.setattr(words, "UNPACKED_DEBS", tmp_path)
+    monkeypatch.setattr(text_sources, "UNPACKED_DEBS", tmp_path)
     monkeypatch.setitem(words.GETTEXT_CATALOGS, "xx", ("xx-l10n", "usr/share/xx/LC_MESSAGES"))
     words.gettext_words.cache_clear()
     try:
@@ -159,7 +159,7 @@ def test_gettext_words_are_the_translations_without_the_sources_words(tmp_path, 
 def test_setswana_without_its_unpacked_deb_keeps_cldr_and_its_sample_text(tmp_path, monkeypatch):
     if any((Path("/") / words.GETTEXT_CATALOGS["tn"][1]).glob("*.mo")):
         return  # installed system-wide by apt-get: found there whatever the venv holds
-    monkeypatch.setattr(words, "UNPACKED_DEBS", tmp_path)  # an empty folder: nothing unpacked
+    monkeypatch.setattr(text_sources, "UNPACKED_DEBS", tmp_path)  # an empty folder: nothing unpacked
     for cached in (words.gettext_words, words._espeak_candidates, words.cldr_languages):
         cached.cache_clear()
     try:
