@@ -88,7 +88,7 @@ def test_mandarin_pinyin_voice_notation():
 
 
 def test_cantonese_jyutping_voice_is_rewritten_by_position():
-    from polyvox.data.ipa import jyutping_to_ipa
+    from polyvox.data.voice_tokens import jyutping_to_ipa
 
     # espeak-ng's yue prints Jyutping, one word per syllable: 國 gwok3 -> onset ɡ w, rhyme o + tone 3, coda k
     assert jyutping_to_ipa(["ɡ", "w", "ˈoɜ", "k"]) == ["k", "w", "ɔː", "k"]

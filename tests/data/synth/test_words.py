@@ -259,7 +259,8 @@ def test_cherokee_is_written_in_the_syllabary_and_read_through_its_transliterati
 
 @needs_espeak
 def test_korean_corpus_splits_the_phonemes_espeak_joins(tmp_path):
-    from polyvox.data.ipa import JOINING_VOICE_PHONEMES, clean_segment
+    from polyvox.data.ipa import clean_segment
+    from polyvox.data.voice_tokens import JOINING_VOICE_PHONEMES
     from polyvox.data.synth.corpus import corpus_phonemes, synthesize_corpus
 
     assert words.resolve_language("ko").source == "wordfreq" and "ko" not in words.unavailable_languages()
