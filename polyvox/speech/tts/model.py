@@ -3,7 +3,8 @@
     tokens (B, N) --embed + language--> Conformer encoder (B, N, D)
         + prosody embedding --> duration predictor: log(1 + frames) per token (B, N)
     length regulator: each token's vector repeated for its duration (B, T, D)   (T decoder frames of 20 ms)
-        + timbre embedding --> Conformer decoder --> linear --> log-mel (B, T * reduction, n_mels)
+        (+ each frame's place in its token, ``frame_position``) + timbre embedding
+        --> Conformer decoder --> linear --> log-mel (B, T * reduction, n_mels)
         (--> optional residual convolutional postnet, ``postnet_layers`` > 0: log-mel + postnet(log-mel))
 
 The speaker comes from a reference clip, never from a speaker id, so a voice unseen in training can be cloned and
@@ -70,6 +71,25 @@ def regulate_length(x: torch.Tensor, durations: torch.Tensor, token_lens: torch.
     return out, frame_lens
 
 
+def token_frame_positions(durations: torch.Tensor, token_lens: torch.Tensor, n_frames: int) -> torch.Tensor:
+    """Where each regulated frame lies in its token: durations (B, N) -> (B, n_frames, 3) of ((k + 0.5) / d,
+    log(1 + k), log(d - k)) for the k-th of a token's d frames; zeros past a row's end. The length regulator
+    repeats one vector d times, so without this the decoder sees no difference between a phone's first and last
+    frame except through its convolutions' view of the neighbours (a stop's closure and burst, a diphthong's glide)."""
+    durations = durations.long().clamp(min=0) * length_mask(token_lens, durations.shape[1]).long()
+    out = torch.zeros(durations.shape[0], n_frames, 3, device=durations.device)
+    for b in range(durations.shape[0]):
+        d = durations[b][durations[b] > 0]
+        if d.numel() == 0:
+            continue
+        length = torch.repeat_interleave(d, d)
+        starts = torch.repeat_interleave(torch.cumsum(d, 0) - d, d)
+        k = torch.arange(length.numel(), device=d.device) - starts
+        out[b, : k.numel()] = torch.stack([(k + 0.5) / length, torch.log1p(k.float()),
+                                           torch.log((length - k).float())], dim=1)
+    return out
+
+
 class Postnet(nn.Module):
     """Residual refinement of a log-mel: (B, T, n_mels) -> (B, T, n_mels), ``layers`` 1-D convolutions over time
     (tanh between them, the last one linear), added to the input."""
@@ -109,6 +129,7 @@ class FastSpeech(nn.Module):
         self.encoder = Conformer(d, cfg.num_heads, cfg.ffn_dim, cfg.encoder_layers, cfg.conv_kernel, cfg.dropout)
         self.durations = DurationPredictor(d, cfg.duration_channels, cfg.dropout)
         self.decoder = Conformer(d, cfg.num_heads, cfg.ffn_dim, cfg.decoder_layers, cfg.conv_kernel, cfg.dropout)
+        self.frame_position = nn.Linear(3, d) if cfg.frame_position else None
         self.to_mel = nn.Linear(d, n_mels * cfg.reduction)
         self.postnet = (Postnet(n_mels, cfg.postnet_channels, cfg.postnet_layers, cfg.postnet_kernel, cfg.dropout)
                         if cfg.postnet_layers > 0 else None)
@@ -131,10 +152,13 @@ class FastSpeech(nn.Module):
         return x, self.durations(dur_in, mask)
 
     def decode(self, frames: torch.Tensor, frame_lens: torch.Tensor, languages: torch.Tensor, timbre=None,
-               with_coarse: bool = False):
+               with_coarse: bool = False, positions: torch.Tensor | None = None):
         """Decoder frames (B, T, D) -> log-mel (B, T * reduction, n_mels), after the postnet when there is one;
+        ``positions``: :func:`token_frame_positions` (B, T, 3), used when ``frame_position`` is on;
         ``with_coarse``: (log-mel, the linear output before the postnet)."""
         x = frames + self.language_proj(self.language(languages))[:, None, :]
+        if self.frame_position is not None and positions is not None:
+            x = x + self.frame_position(positions)
         if timbre is not None:
             x = x + self.timbre_proj(timbre)[:, None, :]
         x, _ = self.decoder(x, frame_lens.clamp(min=1))
@@ -149,10 +173,14 @@ class FastSpeech(nn.Module):
         timbre, prosody = self.speaker_embeddings(ref_mels, ref_lens)
         x, log_dur = self.encode(tokens, token_lens, languages, prosody)
         frames, frame_lens = regulate_length(x, durations, token_lens)
+        positions = self._positions(durations, token_lens, frames.shape[1])
         if with_coarse:
-            mel, coarse = self.decode(frames, frame_lens, languages, timbre, with_coarse=True)
+            mel, coarse = self.decode(frames, frame_lens, languages, timbre, with_coarse=True, positions=positions)
             return mel, log_dur, frame_lens, coarse
-        return self.decode(frames, frame_lens, languages, timbre), log_dur, frame_lens
+        return self.decode(frames, frame_lens, languages, timbre, positions=positions), log_dur, frame_lens
+
+    def _positions(self, durations, token_lens, n_frames: int) -> torch.Tensor | None:
+        return token_frame_positions(durations, token_lens, n_frames) if self.frame_position is not None else None
 
     @torch.no_grad()
     def infer(self, tokens, token_lens, languages, ref_mels=None, ref_lens=None, rate_scale: float = 1.0):
@@ -162,7 +190,8 @@ class FastSpeech(nn.Module):
         durations = torch.clamp(torch.round((torch.exp(log_dur) - 1) * rate_scale), min=1).long()
         durations = durations * length_mask(token_lens, tokens.shape[1]).long()
         frames, frame_lens = regulate_length(x, durations, token_lens)
-        mel = self.decode(frames, frame_lens, languages, timbre)
+        mel = self.decode(frames, frame_lens, languages, timbre,
+                          positions=self._positions(durations, token_lens, frames.shape[1]))
         return mel, frame_lens * self.cfg.reduction, durations
 
 

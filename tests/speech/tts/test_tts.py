@@ -15,7 +15,7 @@ from polyvox.speech.tts import run as tts_run
 from polyvox.speech.tts import task
 from polyvox.speech.tts.align import decoder_frames, spans_to_durations
 from polyvox.speech.tts.config import TtsConfig, TtsModelConfig
-from polyvox.speech.tts.model import FastSpeech, regulate_length
+from polyvox.speech.tts.model import FastSpeech, regulate_length, token_frame_positions
 from polyvox.speech.tts.vocoder import griffin_lim
 
 needs_espeak = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng not installed")
@@ -75,6 +75,26 @@ def test_postnet_refines_the_coarse_mel_and_both_are_trained():
     out, _, _ = model.infer(tokens, token_lens, torch.tensor([0]), *ref)
     assert out.shape[-1] == 20 and torch.isfinite(out).all()
     assert FastSpeech(TINY, vocab_size=10, n_languages=2, n_mels=20).postnet is None  # off by default
+
+
+def test_frame_positions_place_each_frame_in_its_token_and_reach_the_decoder():
+    pos = token_frame_positions(torch.tensor([[2, 0, 1], [1, 3, 9]]), torch.tensor([3, 2]), n_frames=4)
+    assert pos.shape == (2, 4, 3)
+    assert torch.allclose(pos[0, :, 0], torch.tensor([0.25, 0.75, 0.5, 0.0]))  # (k + 0.5) / d; past the end: 0
+    assert torch.allclose(pos[1, :, 1], torch.log1p(torch.tensor([0.0, 0, 1, 2])))  # frames since the token's start
+    assert torch.allclose(pos[1, :, 2], torch.log(torch.tensor([1.0, 3, 2, 1])))  # frames to its end
+    cfg = TtsModelConfig(**{**TINY.__dict__, "frame_position": True})
+    torch.manual_seed(0)
+    model = FastSpeech(cfg, vocab_size=10, n_languages=2, n_mels=20).eval()
+    tokens, token_lens, ref = torch.tensor([[3]]), torch.tensor([1]), (torch.randn(1, 30, 20), torch.tensor([30]))
+    mel, _, _ = model(tokens, token_lens, torch.tensor([0]), torch.tensor([[4]]), *ref)
+    frames = mel.reshape(1, 4, -1)  # one token of 4 decoder frames: the same vector, told apart only by position
+    assert not torch.allclose(frames[0, 0], frames[0, 3], atol=1e-4)
+    model.frame_position.weight.data.zero_(), model.frame_position.bias.data.zero_()
+    mel, _, _ = model(tokens, token_lens, torch.tensor([0]), torch.tensor([[4]]), *ref)
+    frames = mel.reshape(1, 4, -1)
+    assert torch.allclose(frames[0, 1], frames[0, 2], atol=1e-5)  # without it, the middle frames are copies
+    assert FastSpeech(TINY, vocab_size=10, n_languages=2, n_mels=20).frame_position is None  # off by default
 
 
 def test_collate_makes_durations_sum_to_the_mel(tmp_path):
