@@ -48,11 +48,11 @@ class TtsModelConfig:
     # Tacotron-2 / FastSpeech-style residual postnet over the full-rate log-mel (0 = none): 1-D convolutions that
     # refine the detail the reduction-r linear output smooths away; trained with L1 before and after it
     postnet_layers: int = 0
+    postnet_channels: int = 128
+    postnet_kernel: int = 5
     # add each decoder frame's place in its phone (fraction of its duration, frames from its start and to its end;
     # model.token_frame_positions) to the length-regulated frames, which are otherwise copies of one vector
     frame_position: bool = False
-    postnet_channels: int = 128
-    postnet_kernel: int = 5
 
 
 @dataclass

@@ -58,11 +58,16 @@ class DurationPredictor(nn.Module):
         return self.out(x).squeeze(-1) * mask
 
 
+def _token_durations(durations: torch.Tensor, token_lens: torch.Tensor) -> torch.Tensor:
+    """Durations (B, N) as non-negative integers, 0 for padded tokens."""
+    return durations.long().clamp(min=0) * length_mask(token_lens, durations.shape[1]).long()
+
+
 def regulate_length(x: torch.Tensor, durations: torch.Tensor, token_lens: torch.Tensor) -> tuple[torch.Tensor,
                                                                                                   torch.Tensor]:
     """Repeat each token's vector ``durations`` times: x (B, N, D), durations (B, N) int >= 0 ->
     (frames (B, T, D) zero-padded, frame_lens (B,)), T = the longest row's total."""
-    durations = durations.long().clamp(min=0) * length_mask(token_lens, x.shape[1]).long()
+    durations = _token_durations(durations, token_lens)
     frame_lens = durations.sum(1)
     out = x.new_zeros(x.shape[0], max(int(frame_lens.max()), 1), x.shape[2])
     for b in range(x.shape[0]):
@@ -76,7 +81,7 @@ def token_frame_positions(durations: torch.Tensor, token_lens: torch.Tensor, n_f
     log(1 + k), log(d - k)) for the k-th of a token's d frames; zeros past a row's end. The length regulator
     repeats one vector d times, so without this the decoder sees no difference between a phone's first and last
     frame except through its convolutions' view of the neighbours (a stop's closure and burst, a diphthong's glide)."""
-    durations = durations.long().clamp(min=0) * length_mask(token_lens, durations.shape[1]).long()
+    durations = _token_durations(durations, token_lens)
     out = torch.zeros(durations.shape[0], n_frames, 3, device=durations.device)
     for b in range(durations.shape[0]):
         d = durations[b][durations[b] > 0]
