@@ -25,6 +25,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from polyvox.speech.positions import sinusoidal_positions
+
 
 @dataclass
 class F5Config:
@@ -61,13 +63,6 @@ def sinusoidal_embedding(t: torch.Tensor, dim: int, scale: float = 1000.0) -> to
     freqs = torch.exp(torch.arange(half, device=t.device).float() * -(math.log(10000) / (half - 1)))
     arg = scale * t.float()[:, None] * freqs[None, :]
     return torch.cat((arg.sin(), arg.cos()), dim=-1)
-
-
-def text_position_table(dim: int, length: int, theta: float = 10000.0) -> torch.Tensor:
-    """(length, dim) additive positions of the text embedding: cos in the first half, sin in the second."""
-    freqs = 1.0 / (theta ** (torch.arange(0, dim, 2)[: dim // 2].float() / dim))
-    angles = torch.outer(torch.arange(length).float(), freqs)
-    return torch.cat([angles.cos(), angles.sin()], dim=-1)
 
 
 def rotate_pairs(x: torch.Tensor) -> torch.Tensor:
@@ -133,7 +128,7 @@ class TextEmbedding(nn.Module):
         self.text_embed = nn.Embedding(text_num_embeds + 1, text_dim)  # row 0: filler
         self.mask_padding = mask_padding
         self.text_blocks = nn.Sequential(*[ConvNeXtV2Block(text_dim, text_dim * 2) for _ in range(conv_layers)])
-        self.register_buffer("freqs_cis", text_position_table(text_dim, self.MAX_POSITIONS), persistent=False)
+        self.register_buffer("freqs_cis", sinusoidal_positions(text_dim, self.MAX_POSITIONS), persistent=False)
 
     def forward(self, text: torch.Tensor, frames: int, lengths: torch.Tensor | None = None,
                 drop_text: bool = False) -> torch.Tensor:

@@ -53,6 +53,9 @@ class TtsModelConfig:
     # add each decoder frame's place in its phone (fraction of its duration, frames from its start and to its end;
     # model.token_frame_positions) to the length-regulated frames, which are otherwise copies of one vector
     frame_position: bool = False
+    # add absolute sinusoidal positions (FastSpeech's) to the tokens before the encoder and to the regulated frames
+    # before the decoder, each times a learned scale; without them only the Conformers' convolutions see order
+    sinusoidal_positions: bool = False
 
 
 @dataclass

@@ -1,9 +1,9 @@
 """A small non-autoregressive TTS model (FastSpeech-style) with language and reference-audio conditioning.
 
-    tokens (B, N) --embed + language--> Conformer encoder (B, N, D)
+    tokens (B, N) --embed + language (+ sinusoidal positions)--> Conformer encoder (B, N, D)
         + prosody embedding --> duration predictor: log(1 + frames) per token (B, N)
     length regulator: each token's vector repeated for its duration (B, T, D)   (T decoder frames of 20 ms)
-        (+ each frame's place in its token, ``frame_position``) + timbre embedding
+        (+ each frame's place in its token, ``frame_position``) (+ sinusoidal positions) + timbre embedding
         --> Conformer decoder --> linear --> log-mel (B, T * reduction, n_mels)
         (--> optional residual convolutional postnet, ``postnet_layers`` > 0: log-mel + postnet(log-mel))
 
@@ -20,6 +20,7 @@ from torch import nn
 from torchaudio.models import Conformer
 
 from polyvox.speech.pooling import AttentiveStatsPooling, length_mask
+from polyvox.speech.positions import sinusoidal_positions
 from polyvox.speech.tts.config import TtsModelConfig
 
 
@@ -135,6 +136,8 @@ class FastSpeech(nn.Module):
         self.durations = DurationPredictor(d, cfg.duration_channels, cfg.dropout)
         self.decoder = Conformer(d, cfg.num_heads, cfg.ffn_dim, cfg.decoder_layers, cfg.conv_kernel, cfg.dropout)
         self.frame_position = nn.Linear(3, d) if cfg.frame_position else None
+        # learned scales of the sinusoids (Transformer-TTS's alpha), one for the tokens, one for the frames
+        self.position_scales = nn.Parameter(torch.ones(2)) if cfg.sinusoidal_positions else None
         self.to_mel = nn.Linear(d, n_mels * cfg.reduction)
         self.postnet = (Postnet(n_mels, cfg.postnet_channels, cfg.postnet_layers, cfg.postnet_kernel, cfg.dropout)
                         if cfg.postnet_layers > 0 else None)
@@ -151,6 +154,7 @@ class FastSpeech(nn.Module):
     def encode(self, tokens: torch.Tensor, token_lens: torch.Tensor, languages: torch.Tensor, prosody=None):
         """Encoder states (B, N, D) and the predicted log(1 + frames) (B, N)."""
         x = self.embed(tokens) + self.language_proj(self.language(languages))[:, None, :]
+        x = self._add_positions(x, 0)
         x, _ = self.encoder(x, token_lens)
         mask = length_mask(token_lens, tokens.shape[1]).float()
         dur_in = x + self.prosody_proj(prosody)[:, None, :] if prosody is not None else x
@@ -164,6 +168,7 @@ class FastSpeech(nn.Module):
         x = frames + self.language_proj(self.language(languages))[:, None, :]
         if self.frame_position is not None and positions is not None:
             x = x + self.frame_position(positions)
+        x = self._add_positions(x, 1)
         if timbre is not None:
             x = x + self.timbre_proj(timbre)[:, None, :]
         x, _ = self.decoder(x, frame_lens.clamp(min=1))
@@ -183,6 +188,13 @@ class FastSpeech(nn.Module):
             mel, coarse = self.decode(frames, frame_lens, languages, timbre, with_coarse=True, positions=positions)
             return mel, log_dur, frame_lens, coarse
         return self.decode(frames, frame_lens, languages, timbre, positions=positions), log_dur, frame_lens
+
+    def _add_positions(self, x: torch.Tensor, which: int) -> torch.Tensor:
+        """x (B, L, D) + the scaled sinusoids (L, D) when ``sinusoidal_positions`` is on; which: 0 tokens, 1 frames."""
+        if self.position_scales is None:
+            return x
+        table = sinusoidal_positions(x.shape[2], x.shape[1]).to(device=x.device, dtype=x.dtype)
+        return x + self.position_scales[which] * table[None]
 
     def _positions(self, durations, token_lens, n_frames: int) -> torch.Tensor | None:
         return token_frame_positions(durations, token_lens, n_frames) if self.frame_position is not None else None

@@ -11,6 +11,7 @@ import torch
 from polyvox.data.audio import save_audio
 from polyvox.data.manifest import Utterance
 from polyvox.speech.asr.vocab import build_vocab, phonemes_to_tokens
+from polyvox.speech.positions import sinusoidal_positions
 from polyvox.speech.tts import run as tts_run
 from polyvox.speech.tts import task
 from polyvox.speech.tts.align import decoder_frames, spans_to_durations
@@ -95,6 +96,30 @@ def test_frame_positions_place_each_frame_in_its_token_and_reach_the_decoder():
     frames = mel.reshape(1, 4, -1)
     assert torch.allclose(frames[0, 1], frames[0, 2], atol=1e-5)  # without it, the middle frames are copies
     assert FastSpeech(TINY, vocab_size=10, n_languages=2, n_mels=20).frame_position is None  # off by default
+
+
+def test_sinusoidal_positions_tell_repeated_tokens_apart_and_their_scales_train():
+    table = sinusoidal_positions(4, 3)
+    assert table.shape == (3, 4) and table[0].tolist() == [1.0, 1.0, 0.0, 0.0]  # cos half, then sin half
+    assert torch.allclose(table[2, [0, 2]], torch.tensor([math.cos(2.0), math.sin(2.0)]))
+    tokens, token_lens, durs = torch.tensor([[3]]), torch.tensor([1]), torch.tensor([[4]])  # one phone, 4 frames
+    ref = torch.randn(1, 30, 20), torch.tensor([30])
+
+    def middle_frames(positions_on):
+        torch.manual_seed(0)
+        cfg = TtsModelConfig(**{**TINY.__dict__, "sinusoidal_positions": positions_on})
+        model = FastSpeech(cfg, vocab_size=10, n_languages=2, n_mels=20).eval()
+        mel, _, _ = model(tokens, token_lens, torch.tensor([0]), durs, *ref)
+        return model, mel.reshape(1, 4, -1)[0, 1:3]
+
+    model, frames = middle_frames(False)
+    assert model.position_scales is None and torch.allclose(frames[0], frames[1], atol=1e-5)  # off by default
+    model, frames = middle_frames(True)
+    assert not torch.allclose(frames[0], frames[1], atol=1e-4)  # copies of one vector, told apart by position
+    batch = {"tokens": tokens, "token_lens": token_lens, "languages": torch.tensor([0]), "durations": durs,
+             "mels": torch.randn(1, 8, 20), "mel_lens": torch.tensor([8]), "ref_mels": ref[0], "ref_lens": ref[1]}
+    task.losses(model, batch)["mel"].backward()  # in eval mode: one phone is too short for BatchNorm's training
+    assert (model.position_scales.grad != 0).all()
 
 
 def test_collate_makes_durations_sum_to_the_mel(tmp_path):
