@@ -2,6 +2,8 @@
 run directory, the judged test table, a resumed run that trains nothing twice, and a missing aligner named."""
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -58,6 +60,11 @@ def test_tts_recipe_trains_judges_and_resumes(tiny_corpus, tmp_path, capsys):
     other = json.loads((run_dir / "eval_predictor.json").read_text())["other_voices"]
     assert {o["voice"] for o in other.values()} == {"awb", "kal16", "rms", "slt"}  # Debian flite's voices
     assert all(o["utterances"] >= 1 and -1 <= o["secs"] <= 1 for o in other.values())
+    # the error-source benchmark reads the run: the judge's PER of the real, vocoded, teacher-forced and spoken clips
+    out = subprocess.run([sys.executable, str(ROOT / "benchmarks/tts_error_sources.py"), str(run_dir), "--split",
+                          "test", "--per-lang", "1"], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert all(f"| {signal} | " in out.stdout for signal in ("real", "vocoded", "tf_durs", "predicted"))
 
 
 def test_missing_aligner_is_named(tiny_corpus, tmp_path):
