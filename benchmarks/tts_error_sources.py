@@ -17,7 +17,6 @@ speakers as on unseen ones, the model underfits rather than fails to generalise.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -29,7 +28,6 @@ from polyvox.eval.error_rates import error_counts, summarize
 from polyvox.speech.asr.run import load_run as load_asr, transcribe
 from polyvox.speech.asr.vocab import phonemes_to_tokens
 from polyvox.speech.tts import task
-from polyvox.speech.tts.align import ALIGNMENTS_FILE
 from polyvox.speech.tts.run import load_run, reference_mel
 from polyvox.speech.tts.vocoder import griffin_lim
 
@@ -42,10 +40,10 @@ def error_sources(run_dir: str, split: str, judge_dir: str | None, per_lang: int
     run = load_run(run_dir)
     cfg = run.config
     utts = task.load_splits(cfg.data)[split]
-    with open(Path(run_dir) / ALIGNMENTS_FILE, encoding="utf-8") as f:
-        durs = {rec["id"]: rec["durations"] for rec in map(json.loads, f)}
+    durs = task.durations(cfg, Path(run_dir), utts)  # the run's cached alignments, as the recipe reads them
     judge = load_asr(judge_dir or cfg.data.aligner)
     rows: dict[str, list] = {k: [] for k in SIGNALS}
+    iters = cfg.eval.griffin_lim_iters
     for u, ref, _ in task.evaluation_pairs(utts, per_lang, 1.0):
         if u.id not in durs:
             continue
@@ -58,7 +56,6 @@ def error_sources(run_dir: str, split: str, judge_dir: str | None, per_lang: int
         ref_mel, ref_lens = reference_mel(run, ref.audio)
         forced, _, _ = run.model(tokens, lens, lang, torch.tensor([durs[u.id]]), ref_mel, ref_lens)
         predicted, mel_lens, _ = run.model.infer(tokens, lens, lang, ref_mel, ref_lens)
-        iters = cfg.eval.griffin_lim_iters
         wavs = [real] + [griffin_lim(m, cfg.mel, iters).numpy()
                          for m in (mel[0], forced[0], predicted[0, : int(mel_lens[0])])]
         target = phonemes_to_tokens(u.phonemes)
