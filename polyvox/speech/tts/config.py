@@ -66,6 +66,11 @@ class TtsDataConfig:
     test_manifests: list[str] = field(default_factory=list)
     # a polyvox CTC phoneme run whose forced alignments give the phone durations (make main trains one)
     aligner: str = "work/runs/asr_ctc/base"
+    # rounds of re-aligning the CTC durations at the decoder's frame rate (polyvox.speech.tts.realign: a frame
+    # classifier + a semi-Markov Viterbi with a duration prior per phone); 0 = the CTC durations as they are
+    realign_rounds: int = 0
+    realign_epochs: int = 4  # classifier epochs per round
+    realign_context: int = 0  # frames the classifier sees each side (more lets it learn CTC's lag; realign.py)
     max_batch_seconds: float = 40.0
     min_duration: float = 0.3
     max_duration: float = 15.0

@@ -15,6 +15,7 @@ not the content, from it: what transcript-free cloning needs at inference.
 
 from __future__ import annotations
 
+import json
 import random
 from functools import partial
 from pathlib import Path
@@ -35,6 +36,9 @@ from polyvox.speech.pooling import length_mask
 from polyvox.speech.tts.align import ALIGNMENTS_FILE, align_utterances
 from polyvox.speech.tts.config import TtsConfig, TtsDataConfig
 from polyvox.speech.tts.model import FastSpeech
+from polyvox.speech.tts.realign import realign
+
+REALIGNED_FILE = "realigned.jsonl"
 
 
 def load_splits(d: TtsDataConfig) -> dict[str, list[Utterance]]:
@@ -57,9 +61,32 @@ def build_model(cfg: TtsConfig, vocab: Vocab, languages: Sequence[str]) -> FastS
 
 
 def durations(cfg: TtsConfig, run_dir: Path, utts: Sequence[Utterance]) -> dict[str, list[int]]:
-    """Forced-alignment durations (cached in ``run_dir/alignments.jsonl``) of every row the aligner can align."""
-    return align_utterances(cfg.data.aligner, utts, mel=cfg.mel.fbank(), reduction=cfg.model.reduction,
-                            cache=run_dir / ALIGNMENTS_FILE)
+    """Forced-alignment durations (cached in ``run_dir/alignments.jsonl``) of every row the aligner can align,
+    re-aligned when ``data.realign_rounds`` > 0 (cached in ``run_dir/realigned.jsonl`` with the settings that made
+    them; rows missing from it are re-aligned together with the others asked for)."""
+    ctc = align_utterances(cfg.data.aligner, utts, mel=cfg.mel.fbank(), reduction=cfg.model.reduction,
+                           cache=run_dir / ALIGNMENTS_FILE)
+    if cfg.data.realign_rounds < 1:
+        return ctc
+    settings = {"rounds": cfg.data.realign_rounds, "epochs": cfg.data.realign_epochs,
+                "context": cfg.data.realign_context, "seed": cfg.train.seed}
+    cache = run_dir / REALIGNED_FILE
+    done = {}
+    if cache.exists():
+        for line in cache.read_text(encoding="utf-8").splitlines():
+            rec = json.loads(line) if line.strip() else {}
+            if rec.get("settings") == settings:
+                done[rec["id"]] = rec["durations"]
+    wanted = [u for u in utts if u.id in ctc]
+    if all(u.id in done for u in wanted):
+        return {u.id: done[u.id] for u in wanted}
+    new = realign(wanted, ctc, mel=cfg.mel.fbank(), reduction=cfg.model.reduction, rounds=cfg.data.realign_rounds,
+                  epochs=cfg.data.realign_epochs, context=cfg.data.realign_context, seed=cfg.train.seed, log=lambda m: print(m, flush=True))
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    with open(cache, "w", encoding="utf-8") as f:
+        for uid, d in new.items():
+            f.write(json.dumps({"id": uid, "durations": d, "settings": settings}) + "\n")
+    return new
 
 
 class TtsDataset(Dataset):
